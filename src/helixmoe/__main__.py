@@ -1,0 +1,5 @@
+"""``python -m helixmoe`` (also what ``accelerate launch -m helixmoe`` runs)."""
+
+from helixmoe.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""The Typer application, command registration and the user-error boundary."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from helixmoe.errors import HelixMoEError
+from helixmoe.hlx import HLXError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="helixmoe",
+    help="Helix MoE: a verifiable mixture of small LLM experts (HLX codecs, corpora, training, routing).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# One line per command module; each defines ``register(app)``.
+_COMMAND_MODULES = (
+    "helixmoe.cli.hlx_cmds",
+    "helixmoe.cli.demo",
+)
+
+
+def _register() -> None:
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning user errors into a message and exit code 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except (HLXError, HelixMoEError) as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,184 @@
+"""Which notation is this text in, and where are the HLX values inside free text?
+
+``detect`` parses the text in every text notation and keeps the ones that succeed: canonical text wins,
+identical values are not ambiguous, and LC-B hex is only a fallback. ``find_values`` scans English text
+(prompts such as "please make `{14: {@0: 42}}` runic") for values: code spans first, then every position
+where a value can start, keeping the longest parse. Routing verification depends on it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+from helixmoe.hlx.api import dumps, loads, module_for
+from helixmoe.hlx.errors import HLXError
+from helixmoe.hlx.values import equal
+
+__all__ = ["FoundValue", "detect", "find_values"]
+
+_TEXT_ORDER = ("hlxl", "lc-t", "lc-r", "lc-b-text")
+_CODE_RE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)```|`([^`\n]+)`", re.S)
+_HEX_RUN_RE = re.compile(r"(?:0x)?([0-9a-fA-F]{2,})")
+_RUNIC_START = frozenset("∅⊤⊥⟁⊠\U0001f70a\U0001f703◇\U0001f40a\U0001f403")
+_WORD = re.compile(r"[A-Za-z0-9_]")
+# first character -> notations whose value may start there (free-text scanning)
+_STRUCTURED_STARTS = {"{": ("hlxl", "lc-t", "lc-r"), "[": ("hlxl", "lc-t", "lc-b-text"), '"': ("hlxl",),
+                      "&": ("hlxl",), "@": ("lc-t",), "#": ("lc-t",), "b": ("hlxl",)}
+_SCALAR_STARTS = dict.fromkeys("-0123456789", ("hlxl",)) | {"n": ("hlxl",), "t": ("hlxl",), "f": ("hlxl",),
+                                                            "N": ("lc-t",), "T": ("lc-t",), "F": ("lc-t",)}
+
+
+class FoundValue(NamedTuple):
+    """An HLX value located in free text: ``text == source[start:end]``."""
+
+    value: Any
+    notation: str
+    start: int
+    end: int
+    text: str
+
+
+def detect(text: str | bytes) -> str:
+    """Return the notation ``text`` is written in.
+
+    Raises:
+        HLXError: the text parses in no notation (the message lists each notation's error, closest
+            first) or in several with different values (the message lists the candidates).
+    """
+    if isinstance(text, (bytes, bytearray)):
+        return "lc-b"
+    parsed: list[tuple[str, Any]] = []
+    errors: list[HLXError] = []
+    for name in _TEXT_ORDER:
+        try:
+            parsed.append((name, loads(text, name)))
+        except HLXError as err:
+            errors.append(err)
+    if not parsed:
+        try:
+            loads(text, "lc-b-hex")
+            return "lc-b-hex"
+        except HLXError as err:
+            errors.append(err)
+        raise _no_notation(text, errors)
+    stripped = text.strip()
+    for name, value in parsed:
+        if dumps(value, name) == stripped:
+            return name
+    first_name, first_value = parsed[0]
+    if all(equal(value, first_value) for _, value in parsed[1:]):
+        return first_name
+    names = ", ".join(name for name, _ in parsed)
+    raise HLXError("detect", f"ambiguous text: it parses as {names} with different values; pass the notation")
+
+
+def _no_notation(text: str, errors: list[HLXError]) -> HLXError:
+    """The 'not in any notation' error, pointing at the parse that got furthest."""
+    best = max(errors, key=lambda e: e.offset if e.offset is not None else -1)
+    others = "; ".join(f"{e.notation}: {e.message}" for e in errors if e is not best)
+    message = f"not a value in any HLX notation; closest is {best.notation}: {best.message}"
+    if others:
+        message += f" (others: {others})"
+    return HLXError("detect", message, text, best.offset) if best.offset is not None else HLXError("detect", message)
+
+
+def find_values(text: str, *, scalars: bool = False) -> list[FoundValue]:
+    """Locate the HLX values embedded in free text, in order of appearance.
+
+    Code spans (```` ``` ```` fences and `` `inline` ``) are read first and may hold any value. Outside them
+    the scanner keeps structured values, strings, bytes, handles and LC-B hex runs; bare numbers and
+    keywords only with ``scalars=True`` (English is full of numbers that are not meant as values).
+
+    Args:
+        text: free text, e.g. a user prompt.
+        scalars: also report bare numbers and ``null``/``TRUE``-style keywords outside code spans.
+
+    Returns:
+        A list of :class:`FoundValue`, non-overlapping, sorted by ``start``.
+    """
+    found: list[FoundValue] = []
+    covered: list[tuple[int, int]] = []
+    for m in _CODE_RE.finditer(text):
+        group = 1 if m.group(1) is not None else 2
+        start, end = m.span(group)
+        inner = text[start:end]
+        lead = len(inner) - len(inner.lstrip())
+        body = inner.strip()
+        covered.append(m.span())
+        if not body:
+            continue
+        try:
+            notation = detect(body)
+            value = loads(body, notation)
+        except HLXError:
+            found.extend(_scan(text, start, end, scalars))
+            continue
+        found.append(FoundValue(value, notation, start + lead, start + lead + len(body), body))
+    pos = 0
+    for lo, hi in [*covered, (len(text), len(text))]:
+        found.extend(_scan(text, pos, lo, scalars))
+        pos = hi
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
+    out: list[FoundValue] = []
+    region = text[:stop]
+    while pos < stop:
+        hit = _value_at(region, pos, scalars)
+        if hit is None:
+            pos += 1
+            continue
+        out.append(hit)
+        pos = hit.end
+    return out
+
+
+def _candidates(text: str, pos: int, scalars: bool) -> tuple[str, ...]:
+    char = text[pos]
+    if char in _RUNIC_START:
+        return ("lc-r",)
+    at_boundary = pos == 0 or not _WORD.match(text[pos - 1])
+    if not at_boundary and char not in "{[\"":
+        return ()
+    if char in _STRUCTURED_STARTS:
+        return _STRUCTURED_STARTS[char]
+    if scalars and char in _SCALAR_STARTS:
+        return _SCALAR_STARTS[char]
+    return ()
+
+
+def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | None:
+    """The longest value starting at ``pos`` in any plausible notation, or ``None``."""
+    best: tuple[int, str, Any] | None = None
+    for name in _candidates(text, pos, scalars):
+        try:
+            end, value = module_for(name).parse_value(text, pos, 0, False)
+        except (HLXError, IndexError, RecursionError):
+            continue
+        if best is None or end > best[0]:
+            best = (end, name, value)
+    hex_hit = _hex_at(text, pos, scalars)
+    if hex_hit is not None and (best is None or hex_hit[0] > best[0]):
+        best = hex_hit
+    if best is None:
+        return None
+    end, name, value = best
+    return FoundValue(value, name, pos, end, text[pos:end])
+
+
+def _hex_at(text: str, pos: int, scalars: bool) -> tuple[int, str, Any] | None:
+    if pos > 0 and _WORD.match(text[pos - 1]):
+        return None
+    m = _HEX_RUN_RE.match(text, pos)
+    if m is None or (m.end() < len(text) and _WORD.match(text[m.end()])):
+        return None
+    digits = m.group(1)
+    if len(digits) % 2 or (len(digits) < 4 and not scalars):
+        return None
+    try:
+        return m.end(), "lc-b-hex", loads(digits, "lc-b-hex")
+    except HLXError:
+        return None

@@ -1,0 +1,92 @@
+"""The one error type of the HLX codecs (spec §8.4).
+
+Every rejection — malformed text, bad bytes, a value outside the model, a limit exceeded — raises
+:class:`HLXError`, which carries the notation, a message and the position (offset, line, column; for
+LC-B bytes the byte offset). ``str(err)`` shows the offending line with a caret under the position.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HLXError", "position"]
+
+_CONTEXT = 60  # characters of the offending line shown on each side of the caret
+
+
+def position(src: str | bytes, offset: int) -> tuple[int, int]:
+    """Return the 1-based ``(line, column)`` of ``offset`` in ``src`` (bytes: line 1, column offset+1)."""
+    if isinstance(src, (bytes, bytearray)):
+        return 1, offset + 1
+    line = src.count("\n", 0, offset) + 1
+    column = offset - (src.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+class HLXError(ValueError):
+    """A value, text or byte string rejected by an HLX codec.
+
+    Attributes:
+        notation: the notation being read or written (``"hlxl"``, ``"lc-t"``, ...) or ``"value"`` for a
+            Python value outside the HLX value model.
+        message: what is wrong, without position.
+        offset: character offset (byte offset for LC-B bytes) of the problem, or ``None``.
+        line: 1-based line of the problem, or ``None``.
+        column: 1-based column of the problem, or ``None``.
+    """
+
+    def __init__(
+        self,
+        notation: str,
+        message: str,
+        src: str | bytes | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.notation = notation
+        self.message = message
+        self.offset = offset
+        self.line: int | None = None
+        self.column: int | None = None
+        self._snippet = ""
+        if src is not None and offset is not None:
+            self.line, self.column = position(src, offset)
+            self._snippet = _snippet(src, offset)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.offset is None:
+            return f"{self.notation}: {self.message}"
+        if self.notation == "lc-b":
+            where = f"byte {self.offset}"
+        else:
+            where = f"line {self.line}, column {self.column}"
+        head = f"{self.notation}: {self.message} (at {where})"
+        return f"{head}\n{self._snippet}" if self._snippet else head
+
+    def __reduce__(self) -> tuple[object, ...]:  # keep the error picklable for multiprocessing
+        return (_rebuild, (self.notation, self.message, self.offset, self.line, self.column, str(self)))
+
+
+def _rebuild(
+    notation: str, message: str, offset: int | None, line: int | None, column: int | None, text: str
+) -> HLXError:
+    err = HLXError(notation, message)
+    err.offset, err.line, err.column = offset, line, column
+    err.args = (text,)
+    return err
+
+
+def _snippet(src: str | bytes, offset: int) -> str:
+    if isinstance(src, (bytes, bytearray)):
+        lo = max(0, offset - 16)
+        chunk = bytes(src[lo : offset + 16])
+        caret = 3 * (offset - lo)
+        return f"  {chunk.hex(' ')}\n  {' ' * caret}^"
+    start = src.rfind("\n", 0, offset) + 1
+    end = src.find("\n", offset)
+    if end < 0:
+        end = len(src)
+    lo = max(start, offset - _CONTEXT)
+    hi = min(end, offset + _CONTEXT)
+    text = src[lo:hi].replace("\t", " ").replace("\r", " ")
+    prefix = "…" if lo > start else ""
+    suffix = "…" if hi < end else ""
+    return f"  {prefix}{text}{suffix}\n  {' ' * (len(prefix) + offset - lo)}^"
