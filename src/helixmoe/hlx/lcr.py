@@ -224,18 +224,18 @@ def dumps(value: Any) -> str:
     return _emit(value)
 
 
-def _emit(v: Any) -> str:  # noqa: PLR0911 - one return per type, ordered by frequency
+def _emit(v: Any) -> str:  # one return per type, ordered by frequency
     kind = type(v)
     if kind is str:
         return emit_string(v)
     if kind is int:
-        return int.__repr__(v)
+        return repr(v)
     if kind is list:
         return A_START + ", ".join([_emit(x) for x in v]) + A_END
     if kind is dict:
         return O_START + ", ".join([k + ": " + _emit(x) for k, x in v.items()]) + O_END
     if kind is float:
-        return float.__repr__(v)
+        return repr(v)
     if kind is bool:
         return TRUE if v else FALSE
     if v is None:
@@ -243,7 +243,7 @@ def _emit(v: Any) -> str:  # noqa: PLR0911 - one return per type, ordered by fre
     if kind is Contract:
         return C_START + str(v.id) + "".join([f"{C_FIELD}{i} {_emit(x)}" for i, x in v.fields]) + C_END
     if kind is Handle:
-        return HANDLE + v.name
+        return HANDLE + str(v.name)
     if kind is bytes:
-        return BYTES + v.hex()
+        return BYTES + bytes.hex(v)
     raise HLXError(NOTATION, f"{kind.__name__} is not an HLX value type")

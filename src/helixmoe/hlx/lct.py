@@ -211,18 +211,18 @@ def dumps(value: Any) -> str:
     return _emit(value)
 
 
-def _emit(v: Any) -> str:  # noqa: PLR0911 - one return per type, ordered by frequency
+def _emit(v: Any) -> str:  # one return per type, ordered by frequency
     kind = type(v)
     if kind is str:
         return emit_string_ascii(v)
     if kind is int:
-        return int.__repr__(v)
+        return repr(v)
     if kind is list:
         return "[" + ",".join([_emit(x) for x in v]) + "]"
     if kind is dict:
         return "{" + ",".join([k + ":" + _emit(x) for k, x in v.items()]) + "}"
     if kind is float:
-        return float.__repr__(v)
+        return repr(v)
     if kind is bool:
         return "TRUE" if v else "FALSE"
     if v is None:
@@ -230,7 +230,7 @@ def _emit(v: Any) -> str:  # noqa: PLR0911 - one return per type, ordered by fre
     if kind is Contract:
         return "{C:" + str(v.id) + "".join([f",{i}={_emit(x)}" for i, x in v.fields]) + "}"
     if kind is Handle:
-        return "@" + v.name
+        return "@" + str(v.name)
     if kind is bytes:
-        return "#" + v.hex()
+        return "#" + bytes.hex(v)
     raise HLXError(NOTATION, f"{kind.__name__} is not an HLX value type")

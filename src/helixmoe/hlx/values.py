@@ -128,7 +128,7 @@ def validate(value: Any, notation: str = "value") -> None:
     _validate(value, notation, 0)
 
 
-def _validate(value: Any, notation: str, depth: int) -> None:  # noqa: C901 - one branch per type
+def _validate(value: Any, notation: str, depth: int) -> None:  # one branch per type
     kind = type(value)
     if kind is int:
         if not INT_MIN <= value <= INT_MAX:
