@@ -1,0 +1,122 @@
+"""The router contract: ``Router.route(text) -> RouteDecision``, and the registry of router kinds.
+
+A *router* picks the expert for a request. Every kind returns the same :class:`RouteDecision`, so the
+system, the evaluation harness and the CLI never care which kind decided. Adding a kind is a module with
+a class that has ``route``/``save``/``load`` plus one :func:`register_router` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from helixmoe.errors import ConfigError, SystemLoadError
+
+__all__ = [
+    "ROUTERS",
+    "RouteDecision",
+    "Router",
+    "build_router",
+    "load_router",
+    "register_router",
+    "write_json_atomic",
+]
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Which expert should answer, how sure the router is, and why.
+
+    Attributes:
+        expert: the chosen expert's name.
+        confidence: probability-like score of the choice in [0, 1] (calibrated for learned routers).
+        scores: a score per expert (probabilities for learned routers, hit counts for keyword).
+        router: the kind of router that made the final decision (``"cascade>classifier"`` style chains
+            name each stage that was consulted).
+        abstained: the router was unsure and fell back to its default expert.
+    """
+
+    expert: str
+    confidence: float
+    scores: dict[str, float] = field(default_factory=dict)
+    router: str = ""
+    abstained: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Anything that turns a request into a :class:`RouteDecision`."""
+
+    kind: str
+    experts: tuple[str, ...]
+
+    def route(self, text: str) -> RouteDecision: ...
+
+
+ROUTERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_router(kind: str) -> Callable[[type], type]:
+    """Class decorator: make a router kind available by its lowercase name."""
+
+    def deco(cls: type) -> type:
+        ROUTERS[kind] = cls
+        cls.kind = kind  # type: ignore[attr-defined]
+        return cls
+
+    return deco
+
+
+def build_router(kind: str, **kwargs: Any) -> Any:
+    """Instantiate a registered router kind with keyword arguments."""
+    try:
+        cls = ROUTERS[kind.lower()]
+    except KeyError:
+        raise ConfigError(f"unknown router kind {kind!r}; expected one of {', '.join(sorted(ROUTERS))}") from None
+    return cls(**kwargs)
+
+
+def load_router(directory: str | Path, **parts: Any) -> Any:
+    """Load a router saved by ``router.save(directory)`` (reads ``router.json`` for its kind).
+
+    Args:
+        directory: the router directory (``<system>/router``).
+        **parts: live objects a kind needs but cannot store (e.g. the coordinator's scorer).
+
+    Raises:
+        SystemLoadError: the directory or its ``router.json`` is missing or unreadable.
+    """
+    path = Path(directory) / "router.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        kind = meta["kind"]
+    except FileNotFoundError:
+        raise SystemLoadError(f"no router at {path} (train one with: helixmoe train --stage router)") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemLoadError(f"unreadable router file {path}: {err}") from None
+    if kind not in ROUTERS:
+        raise SystemLoadError(f"{path}: unknown router kind {kind!r}")
+    return ROUTERS[kind].load(Path(directory), meta, **parts)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` via a temp file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
