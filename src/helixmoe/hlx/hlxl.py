@@ -21,16 +21,16 @@ from helixmoe.hlx.lexical import (
     fail,
     parse_number,
     parse_string,
+    parse_uint,
     skip_ws,
     too_deep,
 )
-from helixmoe.hlx.values import INT_MAX, MAX_DEPTH, Contract, Handle
+from helixmoe.hlx.values import MAX_DEPTH, Contract, Handle
 
 __all__ = ["dumps", "loads", "parse_value"]
 
 NOTATION = "hlxl"
 _KEYWORDS = {"null": None, "true": True, "false": False}
-_UINT_RE = re.compile(r"\d+")
 _SIMPLE_BYTES_RE = re.compile(r'b"([\x20\x21\x23-\x5b\x5d-\x7e]*)"')
 _BYTES_CHUNK_RE = re.compile(r'([\x20\x21\x23-\x5b\x5d-\x7e]*)(.?)', re.S)
 _BYTES_ESCAPES = {'"': 0x22, "\\": 0x5C, "/": 0x2F, "n": 0x0A, "r": 0x0D, "t": 0x09, "b": 0x08, "f": 0x0C}
@@ -181,16 +181,7 @@ def _parse_object(src: str, pos: int, depth: int, strict: bool) -> tuple[int, di
 
 
 def _parse_uint(src: str, pos: int, what: str, strict: bool) -> tuple[int, int]:
-    m = _UINT_RE.match(src, pos)
-    if m is None:
-        raise expect(src, pos, what, NOTATION)
-    text = m.group(0)
-    if strict and len(text) > 1 and text[0] == "0":
-        raise fail(NOTATION, f"{what} {text} has leading zeros", src, pos)
-    value = int(text)
-    if value > INT_MAX:
-        raise fail(NOTATION, f"{what} {text} is outside the int64 range", src, pos)
-    return m.end(), value
+    return parse_uint(src, pos, what, NOTATION, strict)
 
 
 def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Contract]:
@@ -301,7 +292,7 @@ def _emit(v: Any) -> str:  # one return per type, ordered by frequency
     if kind is dict:
         return "{" + ", ".join([k + ": " + _emit(x) for k, x in v.items()]) + "}"
     if kind is float:
-        return repr(v)
+        return repr(v + 0.0)  # + 0.0 writes -0.0 as 0.0 (spec §1)
     if kind is bool:
         return "true" if v else "false"
     if v is None:

@@ -246,7 +246,7 @@ def _encode(v: Any, out: bytearray) -> None:
     elif kind is dict:
         _encode_object(v, out)
     elif kind is float:
-        out += _TAG_F64.pack(F64, v)
+        out += _TAG_F64.pack(F64, v + 0.0)  # + 0.0: -0.0 is written as 0.0 (spec §1)
     elif kind is bool:
         out.append(TRUE if v else FALSE)
     elif v is None:

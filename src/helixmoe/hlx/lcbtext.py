@@ -223,10 +223,11 @@ def _check_uint(src: str, pos: int, text: str, what: str, strict: bool) -> int:
     """The value of the decimal ``text`` found at ``pos`` (a contract id or field index)."""
     if strict and len(text) > 1 and text[0] == "0":
         raise fail(NOTATION, f"{what} {text} has leading zeros", src, pos)
-    value = int(text)
-    if value > INT_MAX:
-        raise fail(NOTATION, f"{what} {text} is outside the int64 range", src, pos)
-    return value
+    digits = text.lstrip("0") or "0"  # lenient zero padding; int() refuses more than 4300 digits
+    if len(digits) > 19 or int(digits) > INT_MAX:
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        raise fail(NOTATION, f"{what} {shown} is outside the int64 range", src, pos)
+    return int(digits)
 
 
 def _parse_contract(src: str, head: re.Match[str], depth: int, strict: bool) -> tuple[int, Contract]:
@@ -306,7 +307,7 @@ def _emit(v: Any) -> str:
     if kind is dict:
         return "{" + ",".join([k + ":" + _emit(x) for k, x in v.items()]) + "}"
     if kind is float:
-        return float.__repr__(v)
+        return float.__repr__(v + 0.0)  # + 0.0: -0.0 is written as 0.0 (spec §1)
     if kind is bool:
         return "T" if v else "F"
     if v is None:

@@ -8,7 +8,6 @@ whitespace or newlines between tokens; ``strict=True`` takes canonical spacing a
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from helixmoe.hlx.errors import HLXError
@@ -24,10 +23,11 @@ from helixmoe.hlx.lexical import (
     parse_hex,
     parse_number,
     parse_string,
+    parse_uint,
     skip_ws,
     too_deep,
 )
-from helixmoe.hlx.values import INT_MAX, MAX_DEPTH, Contract, Handle
+from helixmoe.hlx.values import MAX_DEPTH, Contract, Handle
 
 __all__ = ["GLYPHS", "LENIENT_GLYPHS", "dumps", "loads", "parse_value"]
 
@@ -48,7 +48,6 @@ LENIENT_GLYPHS = {chr(ord(g) - 0x300): g for g in (C_START, C_FIELD, C_END, A_ST
 LENIENT_GLYPHS.update({"{": O_START, "}": O_END})
 _CONSTANTS = {NULL: None, TRUE: True, FALSE: False}
 _CLOSERS = {O_START: O_END, "{": "}"}
-_UINT_RE = re.compile(r"\d+")
 _NUMBER_START = frozenset("-0123456789.")
 
 
@@ -174,16 +173,7 @@ def _parse_object(src: str, pos: int, closer: str, depth: int, strict: bool) -> 
 
 
 def _parse_uint(src: str, pos: int, what: str, strict: bool) -> tuple[int, int]:
-    m = _UINT_RE.match(src, pos)
-    if m is None:
-        raise expect(src, pos, what, NOTATION)
-    text = m.group(0)
-    if strict and len(text) > 1 and text[0] == "0":
-        raise fail(NOTATION, f"{what} {text} has leading zeros", src, pos)
-    value = int(text)
-    if value > INT_MAX:
-        raise fail(NOTATION, f"{what} {text} is outside the int64 range", src, pos)
-    return m.end(), value
+    return parse_uint(src, pos, what, NOTATION, strict)
 
 
 def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Contract]:
@@ -235,7 +225,7 @@ def _emit(v: Any) -> str:  # one return per type, ordered by frequency
     if kind is dict:
         return O_START + ", ".join([k + ": " + _emit(x) for k, x in v.items()]) + O_END
     if kind is float:
-        return repr(v)
+        return repr(v + 0.0)  # + 0.0 writes -0.0 as 0.0 (spec §1)
     if kind is bool:
         return TRUE if v else FALSE
     if v is None:

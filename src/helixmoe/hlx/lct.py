@@ -6,7 +6,6 @@ parser also takes raw UTF-8 inside strings. ``{C:<uint>`` always starts a contra
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from helixmoe.hlx.errors import HLXError
@@ -23,16 +22,16 @@ from helixmoe.hlx.lexical import (
     parse_hex,
     parse_number,
     parse_string,
+    parse_uint,
     skip_ws,
     too_deep,
 )
-from helixmoe.hlx.values import INT_MAX, MAX_DEPTH, Contract, Handle
+from helixmoe.hlx.values import MAX_DEPTH, Contract, Handle
 
 __all__ = ["dumps", "loads", "parse_value"]
 
 NOTATION = "lc-t"
 _KEYWORDS = {"NULL": None, "TRUE": True, "FALSE": False}
-_UINT_RE = re.compile(r"\d+")
 _NUMBER_START = frozenset("-0123456789.")
 
 
@@ -152,16 +151,7 @@ def _parse_brace(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Any
 
 
 def _parse_uint(src: str, pos: int, what: str, strict: bool) -> tuple[int, int]:
-    m = _UINT_RE.match(src, pos)
-    if m is None:
-        raise expect(src, pos, what, NOTATION)
-    text = m.group(0)
-    if strict and len(text) > 1 and text[0] == "0":
-        raise fail(NOTATION, f"{what} {text} has leading zeros", src, pos)
-    value = int(text)
-    if value > INT_MAX:
-        raise fail(NOTATION, f"{what} {text} is outside the int64 range", src, pos)
-    return m.end(), value
+    return parse_uint(src, pos, what, NOTATION, strict)
 
 
 def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Contract]:
@@ -222,7 +212,7 @@ def _emit(v: Any) -> str:  # one return per type, ordered by frequency
     if kind is dict:
         return "{" + ",".join([k + ":" + _emit(x) for k, x in v.items()]) + "}"
     if kind is float:
-        return repr(v)
+        return repr(v + 0.0)  # + 0.0 writes -0.0 as 0.0 (spec §1)
     if kind is bool:
         return "TRUE" if v else "FALSE"
     if v is None:

@@ -28,6 +28,7 @@ __all__ = [
     "parse_hex",
     "parse_number",
     "parse_string",
+    "parse_uint",
     "skip_ws",
     "too_deep",
 ]
@@ -39,6 +40,8 @@ NAME_RE = re.compile(r"[A-Za-z0-9_]+")
 #: Canonical ints of at most 18 digits: always inside int64, so they need no range check.
 FAST_INT_RE = re.compile(r"-?(?:0|[1-9]\d{0,17})(?![\d.eE])")
 _HEX_RE = re.compile(r"[0-9a-fA-F]*")
+_UINT_RE = re.compile(r"\d+")
+_ABOVE_ASCII_RE = re.compile("[\x7f-\U0010ffff]")
 # spec §2 numbers, with the lenient forms (1.  .5) admitted; strictness is checked on the groups.
 _NUMBER_RE = re.compile(r"-?(?:(\d+)(\.\d*)?|(\.\d+))([eE][+-]?\d+)?")
 # A string with no escapes, no control characters and no surrogates: the common case, one match.
@@ -94,9 +97,9 @@ def parse_number(src: str, pos: int, notation: str, strict: bool) -> tuple[int, 
     if frac is None and dot_frac is None and exp is None:
         if strict and len(digits) > 1 and digits[0] == "0":
             raise fail(notation, f"integer {text} has leading zeros", src, pos)
-        value = int(text)
+        value = int(text) if len(digits.lstrip("0")) <= 19 else INT_MAX + 1  # int() refuses > 4300 digits
         if not INT_MIN <= value <= INT_MAX:
-            raise fail(notation, f"integer {text} is outside the int64 range", src, pos)
+            raise fail(notation, f"integer {_clip(text)} is outside the int64 range", src, pos)
         return end, value
     if strict and (dot_frac is not None or frac == "." or (len(digits) > 1 and digits[0] == "0")):
         raise fail(notation, f"non-canonical number {text!r} (strict mode)", src, pos)
@@ -104,6 +107,24 @@ def parse_number(src: str, pos: int, notation: str, strict: bool) -> tuple[int, 
     if not math.isfinite(number):
         raise fail(notation, f"float {text} overflows binary64", src, pos)
     return end, number + 0.0  # + 0.0 turns -0.0 into 0.0 (spec §1)
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def parse_uint(src: str, pos: int, what: str, notation: str, strict: bool) -> tuple[int, int]:
+    """Parse a non-negative decimal (contract id, field index) at ``pos``; at most int64."""
+    m = _UINT_RE.match(src, pos)
+    if m is None:
+        raise expect(src, pos, what, notation)
+    text = m.group(0)
+    if strict and len(text) > 1 and text[0] == "0":
+        raise fail(notation, f"{what} {_clip(text)} has leading zeros", src, pos)
+    value = int(text) if len(text.lstrip("0")) <= 19 else INT_MAX + 1
+    if value > INT_MAX:
+        raise fail(notation, f"{what} {_clip(text)} is outside the int64 range", src, pos)
+    return m.end(), value
 
 
 def parse_string(src: str, pos: int, notation: str, strict: bool, ascii_only: bool = False) -> tuple[int, str]:
@@ -125,9 +146,10 @@ def parse_string(src: str, pos: int, notation: str, strict: bool, ascii_only: bo
         if m is None:
             raise fail(notation, "unterminated string", src, begin)
         content, term = m.groups()
-        if ascii_only and content and not content.isascii():
-            bad = pos + next(i for i, c in enumerate(content) if ord(c) > 0x7E)
-            raise fail(notation, "raw non-ASCII character in an ASCII notation (use \\uXXXX)", src, bad)
+        if ascii_only and content:
+            above = _ABOVE_ASCII_RE.search(content)
+            if above is not None:
+                raise fail(notation, "raw character above 0x7E in an ASCII notation (use \\uXXXX)", src, pos + above.start())
         chunks.append(content)
         pos = m.end()
         if term == '"':
