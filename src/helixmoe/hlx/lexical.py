@@ -149,7 +149,7 @@ def parse_string(src: str, pos: int, notation: str, strict: bool, ascii_only: bo
         if ascii_only and content:
             above = _ABOVE_ASCII_RE.search(content)
             if above is not None:
-                raise fail(notation, "raw character above 0x7E in an ASCII notation (use \\uXXXX)", src, pos + above.start())
+                raise fail(notation, "raw non-ASCII character (above 0x7E) in an ASCII notation (use \\uXXXX)", src, pos + above.start())
         chunks.append(content)
         pos = m.end()
         if term == '"':
