@@ -86,11 +86,13 @@ def test_hand_inference_matches_scikit_learn() -> None:
 
     texts, labels = dataset(300, seed=4)
     router = ClassifierRouter.fit(texts, labels)  # no validation: temperature stays 1
+    from helixmoe.routing.features import normalise
+
     vecs = [_vectorizer(params) for _, params in _BLOCKS]
-    x = hstack([v.fit_transform(texts) for v in vecs]).tocsr()
-    model = LogisticRegression(C=20.0, max_iter=2000, random_state=0).fit(x, labels)
+    x = hstack([v.fit_transform([normalise(t) for t in texts]) for v in vecs]).tocsr()
+    model = LogisticRegression(C=3.0, max_iter=2000, random_state=0).fit(x, labels)
     probe = ["Convert to LC-T: [1]", "unseen words entirely", "What is 3 + 4?", ""]
-    expected = model.predict_proba(hstack([v.transform(probe) for v in vecs]).tocsr())
+    expected = model.predict_proba(hstack([v.transform([normalise(t) for t in probe]) for v in vecs]).tocsr())
     ours = np.stack([router.probabilities(t) for t in probe])
     np.testing.assert_allclose(ours, expected, atol=2e-4)
 

@@ -26,6 +26,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "helixmoe.cli.hlx_cmds",
     "helixmoe.cli.demo",
+    "helixmoe.cli.corpus",
 )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from helixmoe.errors import DataError, SystemLoadError
 from helixmoe.routing.base import RouteDecision, register_router, write_json_atomic
+from helixmoe.routing.features import normalise
 
 __all__ = ["ClassifierRouter", "fit_temperature"]
 
@@ -100,7 +101,7 @@ class ClassifierRouter:
         *,
         val_texts: Sequence[str] | None = None,
         val_labels: Sequence[str] | None = None,
-        c: float = 20.0,
+        c: float = 3.0,
         seed: int = 0,
     ) -> ClassifierRouter:
         """Train on ``(text, expert)`` pairs; calibrate the temperature on the validation pairs if given."""
@@ -111,11 +112,12 @@ class ClassifierRouter:
             raise DataError(f"router training needs equal, non-empty texts and labels ({len(texts)} vs {len(labels)})")
         if len(set(labels)) < 2:
             raise DataError("router training needs at least two experts in the labels")
+        docs = [normalise(t) for t in texts]
         blocks = []
         mats = []
         for _, params in _BLOCKS:
             vec = _vectorizer(params)
-            mats.append(vec.fit_transform(texts))
+            mats.append(vec.fit_transform(docs))
             vocab = {k: int(v) for k, v in vec.vocabulary_.items()}
             blocks.append((params, vocab, vec.idf_.astype(np.float32)))
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
@@ -136,10 +138,11 @@ class ClassifierRouter:
 
     def logits(self, text: str) -> np.ndarray:
         """Uncalibrated class logits ``(C,)`` for one request."""
+        doc = normalise(text)
         idx: list[int] = []
         vals: list[float] = []
         for block in self._blocks:
-            i, v = block.features(text)
+            i, v = block.features(doc)
             idx += i
             vals += v
         if not idx:

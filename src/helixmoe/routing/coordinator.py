@@ -30,7 +30,7 @@ class CoordinatorRouter:
 
     kind = "coordinator"
 
-    def __init__(self, *, scorer: Scorer, experts: Sequence[str], prompt: str = ROUTE_PROMPT) -> None:
+    def __init__(self, *, scorer: Scorer | None, experts: Sequence[str], prompt: str = ROUTE_PROMPT) -> None:
         if not experts:
             raise ValueError("the coordinator router needs at least one expert name")
         self.scorer = scorer
@@ -38,6 +38,8 @@ class CoordinatorRouter:
         self.prompt = prompt
 
     def route(self, text: str) -> RouteDecision:
+        if self.scorer is None:
+            raise SystemLoadError("the coordinator router has no model attached (load it through HelixMoE.load)")
         logliks = list(self.scorer(self.prompt.format(text=text), self.experts))
         top = max(logliks)
         weights = [math.exp(v - top) for v in logliks]

@@ -1,0 +1,63 @@
+"""Prompt normalisation for the learned routers: values become placeholders, direction becomes features.
+
+The n-gram classifier should learn *what is asked*, not the characters of the value it is asked about:
+``{C:14,0=42}`` carries LC-T n-grams even when the request wants runes. So:
+
+1. every HLX value that :func:`helixmoe.hlx.find_values` locates is replaced by a word naming its
+   notation (``hlxvaluelct``) — the source notation becomes an exact feature;
+2. the notation names the request mentions (the synonyms of :data:`helixmoe.tasks.phrasing.NOTATION_NAMES`:
+   "runes", "text-safe form", "bracket notation", ...) are compared with the value's notation: a mention
+   of another notation is a *target*, and ``hlxsrc_* hlxdst_* hlxpair_*_*`` words are appended, so a
+   linear model can learn "the non-HLXL side picks the expert" without parsing English;
+3. runs of digits become ``7`` (the digits of a sum say nothing about the expert).
+"""
+
+from __future__ import annotations
+
+import re
+
+from helixmoe import hlx
+from helixmoe.tasks.phrasing import NOTATION_NAMES
+
+__all__ = ["normalise"]
+
+_DIGITS = re.compile(r"\d+")
+_SCAN_LIMIT = 2000  # longer text is only partly scanned for values (routing must stay sub-millisecond)
+_NAMES = {name.lower(): notation for notation, names in NOTATION_NAMES.items() for name in names}
+_MENTION_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(n) for n in sorted(_NAMES, key=len, reverse=True)) + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+_ALL_RE = re.compile(r"\b(?:each|every|all|all four|all the)\s+(?:notations?|formats?|forms?)\b", re.IGNORECASE)
+
+
+def _tag(notation: str) -> str:
+    return notation.replace("-", "")
+
+
+def normalise(text: str) -> str:
+    """The text the routers featurise (see the module docstring)."""
+    head, tail = text[:_SCAN_LIMIT], text[_SCAN_LIMIT:]
+    parts: list[str] = []
+    pos = 0
+    sources: list[str] = []
+    for found in hlx.find_values(head):
+        parts.append(head[pos : found.start])
+        parts.append(f" hlxvalue{_tag(found.notation)} ")
+        sources.append(found.notation)
+        pos = found.end
+    parts.append(head[pos:])
+    body = "".join(parts) + tail
+    mentioned = list(dict.fromkeys(_NAMES[m.group(1).lower()] for m in _MENTION_RE.finditer(body)))
+    src = sources[-1] if sources else None
+    targets = [n for n in mentioned if n != src]
+    tags = [f"hlxsrc_{_tag(src) if src else 'none'}", f"hlxtargets_{min(len(targets), 3)}"]
+    tags += [f"hlxdst_{_tag(t)}" for t in targets]
+    tags += [f"hlxpair_{_tag(src) if src else 'none'}_{_tag(t)}" for t in targets]
+    if src in mentioned:
+        tags.append("hlxsrcnamed")
+    if _ALL_RE.search(body):
+        tags.append("hlxallnotations")
+    return _DIGITS.sub("7", body) + " " + " ".join(tags)

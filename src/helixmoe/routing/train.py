@@ -1,0 +1,87 @@
+"""Fit the routers of a system from its corpus: the expert classifier, the cascade, and the intent model.
+
+``train_routers`` is the ``router`` stage of ``helixmoe train``: it fits the n-gram classifier on the
+train split's prompts → experts, calibrates its temperature and the cascade's escalation threshold on
+the validation split, fits the *intent* model (prompt → target notation, ``none`` for questions) used
+by verification, and saves everything under ``<system>/router/`` (safetensors + JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from helixmoe.hlx import TEXT_NOTATIONS
+from helixmoe.routing.base import write_json_atomic
+from helixmoe.routing.cascade import CascadeRouter
+from helixmoe.routing.classifier import ClassifierRouter
+from helixmoe.routing.coordinator import CoordinatorRouter
+
+__all__ = ["intent_label", "train_routers"]
+
+logger = logging.getLogger(__name__)
+
+
+def intent_label(meta: dict[str, Any]) -> str:
+    """The verification target of an example: its single answer notation, or ``none``."""
+    dst = meta.get("dst") if meta else None
+    kind = meta.get("kind") if meta else None
+    if dst in TEXT_NOTATIONS and kind not in ("validate",):
+        return str(dst)
+    return "none"
+
+
+def train_routers(
+    train: Sequence[Any],
+    val: Sequence[Any],
+    out_dir: str | Path,
+    *,
+    kind: str = "cascade",
+    target: float = 0.995,
+    coordinator: bool = True,
+) -> dict[str, Any]:
+    """Fit, calibrate and save the routers; returns validation metrics.
+
+    Args:
+        train: corpus examples (objects with ``prompt``, ``expert``, ``meta``) for fitting.
+        val: held-out examples for calibration and the reported accuracy.
+        out_dir: the system's ``router/`` directory.
+        kind: ``classifier`` or ``cascade`` (classifier, then the coordinator expert when unsure).
+        target: accuracy the cascade's accepted classifier decisions must reach on ``val``.
+        coordinator: give the cascade a coordinator second stage (needs a ``coordinator`` expert).
+    """
+    out = Path(out_dir)
+    start = time.perf_counter()
+    texts, labels = [e.prompt for e in train], [e.expert for e in train]
+    val_texts, val_labels = [e.prompt for e in val], [e.expert for e in val]
+    classifier = ClassifierRouter.fit(texts, labels, val_texts=val_texts, val_labels=val_labels)
+    metrics: dict[str, Any] = {"train_examples": len(texts), "val_examples": len(val_texts),
+                               "temperature": classifier.temperature}
+    if val_texts:
+        metrics["val_classifier_accuracy"] = _accuracy(classifier, val_texts, val_labels)
+    router: Any = classifier
+    if kind == "cascade":
+        second = CoordinatorRouter(scorer=None, experts=classifier.experts) if coordinator else None
+        router = CascadeRouter(first=classifier, second=second, default="coordinator")
+        if val_texts:
+            metrics["cascade_threshold"] = router.calibrate(val_texts, val_labels, target)
+            metrics["escalation_rate"] = sum(
+                classifier.route(t).confidence < router.threshold for t in val_texts) / len(val_texts)
+    router.save(out)
+    intent_labels = [intent_label(e.meta) for e in train]
+    intent = ClassifierRouter.fit(texts, intent_labels, val_texts=val_texts,
+                                  val_labels=[intent_label(e.meta) for e in val])
+    intent.save(out / "intent")
+    if val_texts:
+        metrics["val_intent_accuracy"] = _accuracy(intent, val_texts, [intent_label(e.meta) for e in val])
+    metrics["seconds"] = round(time.perf_counter() - start, 2)
+    write_json_atomic(out / "metrics.json", metrics)
+    logger.info("router stage: %s", metrics)
+    return metrics
+
+
+def _accuracy(router: Any, texts: Sequence[str], labels: Sequence[str]) -> float:
+    return sum(router.route(t).expert == y for t, y in zip(texts, labels)) / max(1, len(texts))

@@ -1,0 +1,231 @@
+"""The phrasing bank: core templates of every family (data only; mechanics in :mod:`.phrasing`).
+
+Slots: ``{value}`` the value text (inserted verbatim), ``{src}``/``{dst}`` notation synonyms, ``{targets}``
+a list of notation names, ``{topic}``/``{scenario}``/``{role}``/``{glyph}`` question words, ``{expr}``/
+``{eq}`` math problems. A leading ``~`` marks a held-out template (ood only). Lists are append-only:
+a template's id is its position, and corpora record it.
+"""
+
+from __future__ import annotations
+
+from helixmoe.tasks.phrasing import make_bank
+
+__all__ = ["BANKS"]
+
+_CONVERT = (
+    "Convert {value} to {dst}",
+    "Convert this {src} to {dst}: {value}",
+    "Encode {value} as {dst}",
+    "Translate {value} into {dst}",
+    "What is {value} in {dst}?",
+    "{src} to {dst}: {value}",
+    "to {dst}: {value}",
+    "Write {value} in {dst}",
+    "Express the value {value} in {dst} please",
+    "I have the {src} value {value} and I need the same value written in {dst}. What is it?",
+    "Give me the {dst} version of {value}",
+    "Rewrite the following {src} in {dst}: {value}",
+    "How do I write {value} in {dst}?",
+    "Turn this into {dst}: {value}",
+    "{value} -> {dst}",
+    "Serialise {value} as {dst}",
+    "Could you convert the {src} value {value} to {dst}?",
+    "Render {value} in {dst} notation",
+    "~Show me {value} written in {dst}",
+    "~Need {dst} for {value}",
+    "~Please produce the {dst} encoding of this {src} value: {value}",
+    "~My {src} is {value}; what does it look like in {dst}?",
+    "~Emit {dst} for the following value: {value}",
+)
+_PARSE = (
+    "Parse this {src} into {dst}: {value}",
+    "Convert {value} from {src} to {dst}",
+    "Decode {value} to {dst}",
+    "What is this {src} in {dst}? {value}",
+    "Give me the {dst} for {value}",
+    "Read this {src} value and write it as {dst}: {value}",
+    "{src} to {dst}: {value}",
+    "Parse: {value}",
+    "What value is {value}? Answer in {dst}",
+    "Translate the {src} {value} back to {dst}",
+    "I got {value} from the wire. What is it in {dst}?",
+    "Decode the following {src}: {value}",
+    "Turn {value} into {dst}",
+    "Make this {src} readable as {dst}: {value}",
+    "{value} -> {dst}",
+    "Convert to {dst}: {value}",
+    "Parse this and show {dst}: {value}",
+    "~What does {value} mean in {dst}?",
+    "~Unpack this {src} to {dst} please: {value}",
+    "~Could you decode {value} ({src}) into {dst}?",
+    "~Interpret {value} and write it in {dst}",
+    "~Here is some {src}: {value} Show it as {dst}",
+)
+_TRANSLATE = (
+    "Translate {value} from {src} to {dst}",
+    "Translate this {src} to {dst}: {value}",
+    "Convert {value} from {src} into {dst}",
+    "{src} -> {dst}: {value}",
+    "I have {value} in {src}. What is it in {dst}?",
+    "Rewrite this {src} value as {dst}: {value}",
+    "Change the notation of {value} from {src} to {dst}",
+    "Go from {src} to {dst}: {value}",
+    "Switch {value} to {dst}",
+    "What is the {dst} form of the {src} value {value}?",
+    "Please translate the following {src} into {dst}: {value}",
+    "Recode {value} as {dst}",
+    "{value} in {dst}?",
+    "Take this {src} and give me {dst}: {value}",
+    "Transcode from {src} to {dst}: {value}",
+    "Map {value} to its {dst} equivalent",
+    "~Can you turn this {src} into {dst}? {value}",
+    "~Translate to {dst} (input is {src}): {value}",
+    "~{dst} please, from {src}: {value}",
+    "~Port {value} over to {dst}",
+)
+_MULTI = (
+    "Show {value} in all notations",
+    "Give {value} in {targets}",
+    "Write {value} in every HLX notation",
+    "Show this value in {targets}: {value}",
+    "What is {value} in {targets}?",
+    "Convert {value} to {targets}",
+    "List the {targets} forms of {value}",
+    "All formats for {value}",
+    "Give me every representation of {value}",
+    "I need {targets} for {value}",
+    "Encode {value} as {targets}",
+    "How is {value} written in {targets}?",
+    "~Display {value} in each notation",
+    "~Provide {targets} for this value: {value}",
+    "~Side by side, {targets}: {value}",
+)
+_CANONICALISE = (
+    "Format this {src}: {value}",
+    "Canonicalise this {src}: {value}",
+    "Optimise this {src}: {value}",
+    "Normalise this {src} value: {value}",
+    "Clean up this {src}: {value}",
+    "Minify this {src}: {value}",
+    "Write this {src} canonically: {value}",
+    "What is the canonical {src} for {value}?",
+    "Reformat the following {src}: {value}",
+    "Tidy up this {src} please: {value}",
+    "Give the canonical form of this {src} value: {value}",
+    "Compact this {src}: {value}",
+    "~Pretty print this {src} in canonical form: {value}",
+    "~Make this {src} canonical: {value}",
+    "~Strip the extra whitespace from this {src}: {value}",
+)
+_VALIDATE = (
+    "Is this valid {src}? {value}",
+    "Validate this {src}: {value}",
+    "Check this {src}: {value}",
+    "Does this parse as {src}? {value}",
+    "Is the following {src} well formed? {value}",
+    "Validate: {value} ({src})",
+    "Check whether this is valid {src}: {value}",
+    "Lint this {src}: {value}",
+    "Can a {src} parser read this? {value}",
+    "Verify this {src} value: {value}",
+    "Is there an error in this {src}? {value}",
+    "Syntax check ({src}): {value}",
+    "~Tell me if this {src} is valid: {value}",
+    "~Would this {src} be accepted? {value}",
+    "~Find the problem in this {src}, if any: {value}",
+)
+_EXPLAIN = (
+    "What is {topic}?",
+    "Explain {topic}.",
+    "Tell me about {topic}.",
+    "Describe {topic} briefly.",
+    "What do you know about {topic}?",
+    "Give me a one-line summary of {topic}.",
+    "Can you explain {topic}?",
+    "Define {topic}.",
+    "What's {topic}?",
+    "I'm new to HLX. What is {topic}?",
+    "~In a sentence, what is {topic}?",
+    "~Summarise {topic} for me.",
+    "~Help me understand {topic}.",
+)
+_CHOOSE = (
+    "Which format should I use {scenario}?",
+    "Which HLX notation is best {scenario}?",
+    "What notation do you recommend {scenario}?",
+    "I need to store values {scenario}. Which format?",
+    "Best HLX format {scenario}?",
+    "Which one should I pick {scenario}: HLXL, LC-T, LC-R or LC-B?",
+    "What should I use {scenario}?",
+    "Recommend an HLX notation {scenario}.",
+    "~Which encoding fits best {scenario}?",
+    "~If I work {scenario}, which notation should I choose?",
+)
+_GLYPH = (
+    "What is the LC-R glyph for {role}?",
+    "Which rune means {role}?",
+    "In runic, how do you write {role}?",
+    "LC-R symbol for {role}?",
+    "Which glyph does LC-R use for {role}?",
+    "How is {role} written in LC-R?",
+    "Give me the runic glyph for {role}.",
+    "What glyph marks {role} in LC-R?",
+    "~Glyph for {role} in the runic notation?",
+    "~Show the LC-R character used for {role}.",
+)
+_GLYPH_REVERSE = (
+    "What does {glyph} mean in LC-R?",
+    "What is the glyph {glyph}?",
+    "In LC-R, what is {glyph}?",
+    "What role does {glyph} play in runic notation?",
+    "Explain the rune {glyph}.",
+    "{glyph} in LC-R means what?",
+    "~Meaning of the LC-R glyph {glyph}?",
+    "~What is {glyph} used for in runic?",
+)
+_ARITH = (
+    "What is {expr}?",
+    "Compute {expr}.",
+    "{expr} = ?",
+    "Calculate {expr}.",
+    "Evaluate: {expr}",
+    "What does {expr} equal?",
+    "How much is {expr}?",
+    "Work out {expr}.",
+    "Give me the result of {expr}.",
+    "~Find the value of {expr}.",
+    "~Quick maths: {expr}",
+    "~What's the answer to {expr}?",
+)
+_LINEAR = (
+    "Solve: {eq}",
+    "Solve for x: {eq}",
+    "Find x if {eq}.",
+    "{eq}. What is x?",
+    "What value of x satisfies {eq}?",
+    "Solve the equation {eq}.",
+    "If {eq}, what is x?",
+    "Find x: {eq}",
+    "~Determine x when {eq}.",
+    "~x is unknown and {eq}. Solve it.",
+    "~Work out x given {eq}.",
+)
+
+#: Bank name -> compiled templates.
+BANKS = {
+    name: make_bank(name, texts)
+    for name, texts in {
+        "convert": _CONVERT,
+        "parse": _PARSE,
+        "translate": _TRANSLATE,
+        "multi": _MULTI,
+        "canonicalise": _CANONICALISE,
+        "validate": _VALIDATE,
+        "explain": _EXPLAIN,
+        "choose": _CHOOSE,
+        "glyph": _GLYPH,
+        "glyph_reverse": _GLYPH_REVERSE,
+        "arith": _ARITH,
+        "linear": _LINEAR,
+    }.items()
+}

@@ -1,0 +1,324 @@
+"""Difficulty knobs in one typed place: value sizes, math ranges, vocabularies and split profiles.
+
+The corpus trains tiny from-scratch models, so in-distribution values are deliberately modest (shallow,
+narrow, short strings, a fixed vocabulary of keys, handle names, floats and non-ASCII characters that a
+small model can memorise). The ``ood`` profile is deeper and wider, uses key and handle names never seen
+in distribution, and (see :mod:`helixmoe.tasks.phrasing`) held-out phrasing templates.
+
+Trainers tune difficulty by passing their own :class:`SplitProfile` (``dataclasses.replace`` on
+:data:`PROFILES` entries) to :func:`helixmoe.tasks.generate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "HANDLES",
+    "KEYS",
+    "OOD_HANDLES",
+    "OOD_KEYS",
+    "PROFILES",
+    "SPLIT_FRACTIONS",
+    "MathSpec",
+    "SplitProfile",
+    "ValueSpec",
+    "get_profile",
+]
+
+#: Object keys seen in distribution (identifiers; never ``C``, spec §1).
+KEYS: tuple[str, ...] = (
+    "name",
+    "age",
+    "id",
+    "type",
+    "value",
+    "count",
+    "items",
+    "data",
+    "size",
+    "label",
+    "mode",
+    "x",
+    "y",
+    "z",
+    "ok",
+    "tags",
+    "meta",
+    "user",
+    "title",
+    "score",
+    "kind",
+    "path",
+    "url",
+    "key",
+    "level",
+    "color",
+    "width",
+    "height",
+    "flag",
+    "text",
+    "op",
+    "args",
+    "stage",
+    "entry",
+    "index",
+    "list",
+    "src",
+    "dst",
+    "code",
+    "role",
+)
+#: Object keys reserved for the ood split (disjoint from :data:`KEYS`).
+OOD_KEYS: tuple[str, ...] = (
+    "velocity",
+    "owner_id",
+    "checksum",
+    "timeout_ms",
+    "priority",
+    "region",
+    "payload",
+    "created_at",
+    "max_depth",
+    "retries",
+    "vendor",
+    "locale",
+    "quota",
+    "opacity",
+    "alpha",
+    "beta",
+    "gamma",
+    "epsilon",
+)
+#: Handle names seen in distribution.
+HANDLES: tuple[str, ...] = (
+    "documents",
+    "query",
+    "ast",
+    "vs",
+    "fs",
+    "pipeline",
+    "buf0",
+    "buf1",
+    "tex0",
+    "mesh",
+    "shader",
+    "kernel",
+    "main",
+    "input",
+    "output",
+    "cache",
+    "index",
+    "node",
+    "root",
+    "user",
+    "spirv",
+    "cs",
+    "model",
+    "queue",
+)
+#: Handle names reserved for the ood split (disjoint from :data:`HANDLES`).
+OOD_HANDLES: tuple[str, ...] = (
+    "framebuffer",
+    "swapchain",
+    "uniforms",
+    "heap2",
+    "vertex_buf",
+    "sampler7",
+    "logits",
+    "batch_42",
+    "scratch",
+    "arena",
+    "ledger",
+    "inbox",
+)
+#: Operation names for contract 1000 (spec §7).
+OPERATIONS: tuple[str, ...] = (
+    "search",
+    "dispatch",
+    "render",
+    "load",
+    "store",
+    "compile",
+    "fetch",
+    "sort",
+    "merge",
+    "draw",
+    "bind",
+    "map",
+)
+#: Floats the in-distribution generator draws from (memorisable, incl. exponent forms of spec §2).
+FLOATS: tuple[float, ...] = (
+    0.5,
+    1.5,
+    2.25,
+    3.14,
+    -1.0,
+    0.1,
+    100.0,
+    1e-05,
+    2.5,
+    -0.5,
+    0.25,
+    10.0,
+    1e16,
+    3.14159,
+    0.75,
+    -2.5,
+)
+#: Non-ASCII characters the in-distribution generator puts into strings (LC-T writes them as ``\\uXXXX``).
+UNICODE: str = "éüñλΩ中→✓"
+#: Printable ASCII used in strings (no backtick, so values sit safely inside Markdown code spans).
+ASCII_TEXT: str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:!?/#@+=()"
+#: Escaped characters (spec §2 canonical escapes).
+ESCAPES: str = '"\\\n\t'
+#: Words strings are often made of (realistic values).
+WORDS: tuple[str, ...] = (
+    "hello",
+    "Alice",
+    "Bob",
+    "search",
+    "main",
+    "vertex",
+    "fragment",
+    "compute",
+    "ok",
+    "error",
+    "data",
+    "yes",
+    "no",
+    "left",
+    "right",
+    "red",
+    "blue",
+    "hi there",
+    "v1.2",
+    "x=1",
+    "test",
+    "render",
+    "path/a",
+)
+#: Fraction of a corpus in each split (train, val, test, ood).
+SPLIT_FRACTIONS: dict[str, float] = {"train": 0.85, "val": 0.05, "test": 0.05, "ood": 0.05}
+
+
+@dataclass(frozen=True)
+class ValueSpec:
+    """Size and content controls for :func:`helixmoe.tasks.values.random_value`."""
+
+    max_depth: int = 2
+    """Deepest container nesting (a scalar is depth 0, ``[1]`` depth 1)."""
+    min_depth: int = 0
+    """Shallowest top-level value (1 forces a container or contract at the top)."""
+    max_items: int = 4
+    """Most elements in an array, members in an object, fields in a contract."""
+    max_nodes: int | None = 12
+    """Most values in the whole tree (containers included); larger draws are redrawn. Bounds the
+    answer length, which matters more to a tiny model than depth or width alone."""
+    max_str_len: int = 8
+    """Longest generated string (characters)."""
+    max_bytes_len: int = 4
+    """Longest generated byte string."""
+    int_min: int = -128
+    """Smallest generated integer (LC-B writes ints in hex: keep the range learnable)."""
+    int_max: int = 255
+    """Largest generated integer."""
+    big_int_prob: float = 0.0
+    """Chance an integer is drawn from the full int64 range instead."""
+    floats: tuple[float, ...] = FLOATS
+    """The floats to draw from; empty means random ``round(uniform, 2)`` values."""
+    unicode_prob: float = 0.08
+    """Chance each string character is drawn from ``unicode_chars``."""
+    unicode_chars: str = UNICODE
+    """Non-ASCII characters strings may contain."""
+    escape_prob: float = 0.04
+    """Chance each string character is an escaped one (quote, backslash, newline, tab)."""
+    word_prob: float = 0.5
+    """Chance a string is a word from the word list rather than random characters."""
+    keys: tuple[str, ...] = KEYS
+    """Object keys to draw from."""
+    handles: tuple[str, ...] = HANDLES
+    """Handle names to draw from."""
+    container_prob: float = 0.6
+    """Chance a value above ``max_depth`` reach is a container rather than a scalar, at the top level."""
+    realistic_contract_prob: float = 0.5
+    """Chance a contract is a realistic one (spec §7: 14, 16, 900–902, 1000) rather than random."""
+    type_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "null": 1,
+            "bool": 1,
+            "int": 3,
+            "float": 1.5,
+            "string": 3,
+            "bytes": 1,
+            "handle": 1.5,
+            "array": 2,
+            "object": 2,
+            "contract": 2,
+        }
+    )
+    """Relative weights of the spec §1 types."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_depth <= self.max_depth:
+            raise ValueError("need 0 <= min_depth <= max_depth")
+        if self.max_items < 1 or self.max_str_len < 1 or self.int_min > self.int_max:
+            raise ValueError("max_items and max_str_len must be >= 1 and int_min <= int_max")
+        if "C" in self.keys or not self.keys or not self.handles:
+            raise ValueError("keys and handles must be non-empty and keys must not contain 'C'")
+
+
+@dataclass(frozen=True)
+class MathSpec:
+    """Ranges for the ``math`` family."""
+
+    add_max: int = 99
+    """Largest operand of + and - problems."""
+    mul_max: int = 12
+    """Largest operand of * problems."""
+    coef_max: int = 9
+    """Largest coefficient in ``a * x = b`` equations."""
+    allow_negative: bool = True
+    """Whether results (and solutions) may be negative."""
+
+
+@dataclass(frozen=True)
+class SplitProfile:
+    """Everything that distinguishes one split's distribution."""
+
+    name: str
+    """The split name (``train``, ``val``, ``test``, ``ood``)."""
+    value: ValueSpec = field(default_factory=ValueSpec)
+    """Value sizes and vocabularies."""
+    math: MathSpec = field(default_factory=MathSpec)
+    """Arithmetic ranges."""
+    held_out: bool = False
+    """Use the held-out phrasing templates/wrappers (ood) instead of the in-distribution ones."""
+    canonicalise_min_depth: int = 1
+    """Canonicalise/validate tasks use containers (scalars have little to normalise)."""
+
+
+_IN_DIST = ValueSpec()
+_OOD = ValueSpec(
+    max_depth=3,
+    min_depth=1,
+    max_items=5,
+    max_nodes=20,
+    max_str_len=10,
+    max_bytes_len=6,
+    keys=OOD_KEYS,
+    handles=OOD_HANDLES,
+    container_prob=0.9,
+)
+#: The default profile of each split. ``val``/``test`` share the training distribution.
+PROFILES: dict[str, SplitProfile] = {
+    "train": SplitProfile("train", _IN_DIST),
+    "val": SplitProfile("val", _IN_DIST),
+    "test": SplitProfile("test", _IN_DIST),
+    "ood": SplitProfile("ood", _OOD, MathSpec(add_max=150, mul_max=15, coef_max=12), held_out=True),
+}
+
+
+def get_profile(split: str) -> SplitProfile:
+    """The default :class:`SplitProfile` of ``split`` (``KeyError`` for an unknown split)."""
+    return PROFILES[split]

@@ -1,0 +1,119 @@
+"""``helixmoe corpus`` through Typer's CliRunner (on an app holding only this command group)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from helixmoe import tasks
+from helixmoe.cli import corpus as corpus_cli
+from helixmoe.errors import DataError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    app.command("noop")(lambda: None)  # a second command keeps "corpus" a sub-command
+    corpus_cli.register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def built(app: typer.Typer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "corpus"
+    result = runner.invoke(
+        app,
+        [
+            "corpus",
+            "build",
+            "--out",
+            str(out),
+            "--size",
+            "400",
+            "--seed",
+            "3",
+            "--families",
+            "convert,math",
+            "--families",
+            "glyph",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "examples/s" in result.output
+    return out
+
+
+def test_build(built: Path) -> None:
+    examples = tasks.load_corpus(built)
+    assert len(examples) == 400
+    assert {ex.family for ex in examples} == {"convert", "math", "glyph"}
+
+
+def test_stats(app: typer.Typer, built: Path) -> None:
+    result = runner.invoke(app, ["corpus", "stats", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "by expert:" in result.output and "histogram:" in result.output
+    result = runner.invoke(app, ["corpus", "stats", str(built / "test.jsonl"), "--json"])
+    assert json.loads(result.output)["by_split"] == {"test": 20}
+
+
+def test_grade(app: typer.Typer, built: Path, tmp_path: Path) -> None:
+    examples = tasks.load_corpus(built / "test.jsonl")
+    answers = tmp_path / "answers.jsonl"
+    lines = [{"id": ex.id, "answer": ex.response} for ex in examples[:-1]]
+    lines.append({"prompt": examples[-1].prompt, "answer": "nonsense"})
+    answers.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    result = runner.invoke(
+        app, ["corpus", "grade", "--corpus", str(built / "test.jsonl"), "--answers", str(answers)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "family" in result.output and "expert" in result.output and "95.00%" in result.output
+    result = runner.invoke(
+        app, ["corpus", "grade", "-c", str(built / "test.jsonl"), "-a", str(answers), "--json"]
+    )
+    report = json.loads(result.output)
+    assert report["total"]["n"] == 20 and report["total"]["exact"] == pytest.approx(0.95)
+
+
+def test_export_then_import(app: typer.Typer, built: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "chat.jsonl"
+    result = runner.invoke(
+        app, ["corpus", "export", "-c", str(built), "-o", str(exported), "--format", "chat", "--split", "val"]
+    )
+    assert result.exit_code == 0, result.output
+    back = tmp_path / "back.jsonl"
+    result = runner.invoke(app, ["corpus", "import", "-i", str(exported), "-o", str(back)])
+    assert result.exit_code == 0, result.output
+    assert tasks.load_corpus(back) == tasks.load_corpus(built / "val.jsonl")
+
+
+def test_bad_inputs_raise_data_errors(app: typer.Typer, built: Path, tmp_path: Path) -> None:
+    """The app's ``main`` prints DataError as ``error: <message>``; here we check the messages."""
+    answers = tmp_path / "bad.jsonl"
+    answers.write_text('{"id": "x", "answer": "1"}\n{"answer": 2}\n')
+    result = runner.invoke(app, ["corpus", "grade", "-c", str(built / "test.jsonl"), "-a", str(answers)])
+    assert isinstance(result.exception, DataError)
+    assert str(result.exception) == f"{answers}:2: missing string field 'answer'"
+    answers.write_text('\n{"id": "x", "answer": "1"}\n')
+    result = runner.invoke(app, ["corpus", "grade", "-c", str(built / "test.jsonl"), "-a", str(answers)])
+    assert str(result.exception) == f"{answers}:2: id 'x' is not in the corpus"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("[1, 2]\n")
+    result = runner.invoke(app, ["corpus", "import", "-i", str(broken), "-o", str(tmp_path / "o.jsonl")])
+    assert str(result.exception) == f"{broken}:1: expected a JSON object"
+    assert not (tmp_path / "o.jsonl").exists()
+    result = runner.invoke(
+        app, ["corpus", "build", "--out", str(tmp_path / "c"), "--size", "5", "--families", "nope"]
+    )
+    assert isinstance(result.exception, DataError) and "unknown task family 'nope'" in str(result.exception)
+    result = runner.invoke(
+        app, ["corpus", "export", "-c", str(built), "-o", str(tmp_path / "e.jsonl"), "--format", "xml"]
+    )
+    assert isinstance(result.exception, DataError) and "unknown export format" in str(result.exception)
+    assert not (tmp_path / "e.jsonl").exists()
