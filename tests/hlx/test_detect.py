@@ -23,7 +23,7 @@ from helixmoe.hlx import Contract, Handle
         ("NULL", "lc-t"),
         ("42", "hlxl"),  # same value in HLXL and LC-T: not ambiguous
         ("50000e0100122a000000", "lc-b-hex"),  # hex is only a fallback
-        ("  {name: \"Alice\", age: 30}\n", "hlxl"),
+        ('  {name: "Alice", age: 30}\n', "hlxl"),
     ],
 )
 def test_detect(text: str, notation: str) -> None:
@@ -51,11 +51,19 @@ def test_detect_error_points_at_the_closest_parse() -> None:
         ("Convert to LC-R: [1, 2, 3].", [1, 2, 3], "hlxl", "[1, 2, 3]"),
         ("Parse this LC-T: {C:14,0=42} into HLXL", Contract(14, ((0, 42),)), "lc-t", "{C:14,0=42}"),
         ("what is 🜃1, 2🜄 in HLXL?", [1, 2], "lc-r", "🜃1, 2🜄"),
-        ("Decode [1000|0:\"search\"|1:&query] please", Contract(1000, ((0, "search"), (1, Handle("query")))),
-         "lc-b-text", '[1000|0:"search"|1:&query]'),
-        ("bytes: 600003120100000012020000001203000000 ok", [1, 2, 3], "lc-b-hex",
-         "600003120100000012020000001203000000"),
-        ("```\n{name: \"Alice\"}\n```", {"name": "Alice"}, "hlxl", '{name: "Alice"}'),
+        (
+            'Decode [1000|0:"search"|1:&query] please',
+            Contract(1000, ((0, "search"), (1, Handle("query")))),
+            "lc-b-text",
+            '[1000|0:"search"|1:&query]',
+        ),
+        (
+            "bytes: 600003120100000012020000001203000000 ok",
+            [1, 2, 3],
+            "lc-b-hex",
+            "600003120100000012020000001203000000",
+        ),
+        ('```\n{name: "Alice"}\n```', {"name": "Alice"}, "hlxl", '{name: "Alice"}'),
         ("inline `42` scalar", 42, "hlxl", "42"),
     ],
 )
@@ -77,6 +85,6 @@ def test_find_values_skips_english_numbers_and_emails_by_default() -> None:
 
 
 def test_find_values_several_in_order() -> None:
-    found = hlx.find_values('Is {C:1} the same as 🜊1🜂 and {1: {}}?')
+    found = hlx.find_values("Is {C:1} the same as 🜊1🜂 and {1: {}}?")
     assert [f.notation for f in found] == ["lc-t", "lc-r", "hlxl"]
     assert all(hlx.equal(f.value, Contract(1, ())) for f in found)

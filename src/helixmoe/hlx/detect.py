@@ -128,11 +128,13 @@ def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
     region = text[:stop]
     while pos < stop:
         hit = _value_at(region, pos, scalars)
-        if hit is None:
-            pos += 1
-            continue
-        out.append(hit)
-        pos = hit.end
+        if isinstance(hit, FoundValue):
+            out.append(hit)
+            pos = hit.end
+        else:
+            # After a depth error, the openers up to it start the same too-deep chain: skip them, so
+            # deep input costs linear time (a value nested inside such a chain is not reported).
+            pos = max(pos + 1, hit or 0)
     return out
 
 
@@ -150,13 +152,19 @@ def _candidates(text: str, pos: int, scalars: bool) -> tuple[str, ...]:
     return ()
 
 
-def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | None:
-    """The longest value starting at ``pos`` in any plausible notation, or ``None``."""
+def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | int | None:
+    """The longest value starting at ``pos`` in any plausible notation; else the offset of a depth
+    error (where scanning may resume), or ``None``."""
     best: tuple[int, str, Any] | None = None
+    too_deep: int | None = None
     for name in _candidates(text, pos, scalars):
         try:
             end, value = module_for(name).parse_value(text, pos, 0, False)
-        except (HLXError, IndexError, RecursionError):
+        except HLXError as err:
+            if err.offset is not None and err.message.startswith("value nested deeper"):
+                too_deep = max(too_deep or 0, err.offset)
+            continue
+        except (IndexError, RecursionError):
             continue
         if best is None or end > best[0]:
             best = (end, name, value)
@@ -164,7 +172,7 @@ def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | None:
     if hex_hit is not None and (best is None or hex_hit[0] > best[0]):
         best = hex_hit
     if best is None:
-        return None
+        return too_deep
     end, name, value = best
     return FoundValue(value, name, pos, end, text[pos:end])
 

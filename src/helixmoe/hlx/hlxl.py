@@ -11,6 +11,7 @@ from typing import Any
 
 from helixmoe.hlx.errors import HLXError
 from helixmoe.hlx.lexical import (
+    FAST_FLOAT_RE,
     FAST_INT_RE,
     IDENT_RE,
     NAME_RE,
@@ -62,6 +63,11 @@ def parse_value(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Any]
         m = FAST_INT_RE.match(src, pos)
         if m is not None:
             return m.end(), int(m.group())
+        m = FAST_FLOAT_RE.match(src, pos)
+        if m is not None:
+            number = float(m.group()) + 0.0  # + 0.0: -0.0 is 0.0 (spec §1)
+            if number - number == 0.0:  # finite; overflow goes the slow way for its error
+                return m.end(), number
         return parse_number(src, pos, NOTATION, strict)
     if char == "{":
         if depth >= MAX_DEPTH:
@@ -217,6 +223,8 @@ def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, 
             if src[pos] != ",":
                 raise expect(src, pos, "',' or '}' in contract fields", NOTATION)
             pos = skip_ws(src, pos + 1)
+            if src[pos] == "}":
+                raise fail(NOTATION, "trailing comma in contract fields", src, pos)
     pos = skip_ws(src, pos + 1)
     if src[pos] != "}":
         raise expect(src, pos, "'}' closing the contract", NOTATION)

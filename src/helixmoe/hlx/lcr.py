@@ -12,6 +12,7 @@ from typing import Any
 
 from helixmoe.hlx.errors import HLXError
 from helixmoe.hlx.lexical import (
+    FAST_FLOAT_RE,
     FAST_INT_RE,
     IDENT_RE,
     NAME_RE,
@@ -99,6 +100,11 @@ def parse_value(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Any]
         m = FAST_INT_RE.match(src, pos)
         if m is not None:
             return m.end(), int(m.group())
+        m = FAST_FLOAT_RE.match(src, pos)
+        if m is not None:
+            number = float(m.group()) + 0.0  # + 0.0: -0.0 is 0.0 (spec §1)
+            if number - number == 0.0:  # finite; overflow goes the slow way for its error
+                return m.end(), number
         return parse_number(src, pos, NOTATION, strict)
     if char in _CONSTANTS:
         return pos + 1, _CONSTANTS[char]
@@ -193,9 +199,10 @@ def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, 
         if index <= last:
             raise fail(NOTATION, f"field indices must be strictly ascending: {index} after {last}", src, start)
         last = index
-        if src[pos] not in WS:
+        if src[pos] in WS:
+            pos = _sep(src, pos, strict)
+        elif strict or src[pos] in _NUMBER_START:  # a digit or '-' would run into the index (spec §5)
             raise expect(src, pos, "a space between the field index and its value", NOTATION)
-        pos = _sep(src, pos, strict)
         pos, value = parse_value(src, pos, depth, strict)
         fields.append((index, value))
 

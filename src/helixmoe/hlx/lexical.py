@@ -13,6 +13,7 @@ from helixmoe.hlx.errors import HLXError
 from helixmoe.hlx.values import INT_MAX, INT_MIN, MAX_DEPTH, MAX_SIZE
 
 __all__ = [
+    "FAST_FLOAT_RE",
     "FAST_INT_RE",
     "IDENT_RE",
     "NAME_RE",
@@ -39,6 +40,9 @@ IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NAME_RE = re.compile(r"[A-Za-z0-9_]+")
 #: Canonical ints of at most 18 digits: always inside int64, so they need no range check.
 FAST_INT_RE = re.compile(r"-?(?:0|[1-9]\d{0,17})(?![\d.eE])")
+#: Floats in the forms every strict parser accepts (no trailing fraction zeros, lower-case ``e``); the
+#: caller still checks the result is finite (an exponent can overflow).
+FAST_FLOAT_RE = re.compile(r"-?(?:0|[1-9]\d{0,300})\.(?:\d{0,300}[1-9]|0)(?:e[+-]?\d{1,3})?(?![\d.eE])")
 _HEX_RE = re.compile(r"[0-9a-fA-F]*")
 _UINT_RE = re.compile(r"\d+")
 _ABOVE_ASCII_RE = re.compile("[\x7f-\U0010ffff]")
@@ -101,8 +105,14 @@ def parse_number(src: str, pos: int, notation: str, strict: bool) -> tuple[int, 
         if not INT_MIN <= value <= INT_MAX:
             raise fail(notation, f"integer {_clip(text)} is outside the int64 range", src, pos)
         return end, value
-    if strict and (dot_frac is not None or frac == "." or (len(digits) > 1 and digits[0] == "0")):
-        raise fail(notation, f"non-canonical number {text!r} (strict mode)", src, pos)
+    if strict and (
+        dot_frac is not None  # .5
+        or frac == "."  # 1.
+        or (len(digits) > 1 and digits[0] == "0")  # 01.5
+        or (frac is not None and len(frac) > 2 and frac[-1] == "0")  # 0.50
+        or (exp is not None and exp[0] == "E")  # 1E5
+    ):
+        raise fail(notation, f"non-canonical number {text!r} (strict mode; spec §2 lists it as lenient)", src, pos)
     number = float(text)
     if not math.isfinite(number):
         raise fail(notation, f"float {text} overflows binary64", src, pos)
