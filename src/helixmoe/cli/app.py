@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "helixmoe.cli.hlx_cmds",
     "helixmoe.cli.demo",
     "helixmoe.cli.corpus",
+    "helixmoe.cli.query_cmds",
 )
 
 
@@ -41,6 +42,8 @@ _register()
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into a message and exit code 1."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # optional backends announce what they cannot load on this machine; users need none of it
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         app()
     except (HLXError, HelixMoEError) as err:

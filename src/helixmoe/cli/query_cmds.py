@@ -1,0 +1,183 @@
+"""``helixmoe query``, ``helixmoe route`` and ``helixmoe chat``: thin shells over :class:`HelixMoE`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from helixmoe.errors import HelixMoEError
+from helixmoe.hlx import HLXError
+
+__all__ = ["register"]
+
+SystemOpt = Annotated[Optional[Path], typer.Option("--system", "-s", help="System directory (default: built-in).")]
+RouterOpt = Annotated[Optional[str], typer.Option("--router", help="keyword | classifier | cascade | coordinator")]
+VerifyOpt = Annotated[str, typer.Option("--verify", help="off | flag | retry | oracle")]
+MaxTokensOpt = Annotated[int, typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens per answer.")]
+_HELP = """commands:  :route  last routing decision and scores   :expert NAME|auto  pin an expert
+           :verify off|flag|retry|oracle   :help   quit / exit / Ctrl-D to leave"""
+
+
+def _load(system: Optional[Path], router: Optional[str], verify: str = "flag", constrained: bool = False,
+          max_new_tokens: int = 256) -> Any:
+    from helixmoe.system import HelixMoE
+
+    return HelixMoE.load(system, router=router, verify=verify, constrained=constrained, max_new_tokens=max_new_tokens)
+
+
+def query(
+    text: Annotated[str, typer.Argument(help="The request, e.g. 'Convert to LC-R: [1, 2, 3]'.")],
+    system: SystemOpt = None,
+    router: RouterOpt = None,
+    expert: Annotated[Optional[str], typer.Option("--expert", "-e", help="Pin an expert.")] = None,
+    verify: VerifyOpt = "flag",
+    constrained: Annotated[bool, typer.Option("--constrained", help="Grammar-constrained decoding.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")] = False,
+    max_new_tokens: MaxTokensOpt = 256,
+) -> None:
+    """Answer one request with the routed expert (verified against the HLX oracle)."""
+    moe = _load(system, router, verify, constrained, max_new_tokens)
+    answer = moe.answer(text, expert=expert)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(answer.text)
+    flag = {True: "verified", False: "NOT verified", None: "unverifiable"}[answer.verified]
+    extra = f", {answer.fallback_used} fallback" if answer.fallback_used else ""
+    typer.echo(f"[{answer.expert} · {answer.route.confidence:.2f} · {flag}{extra} · "
+               f"{answer.timings['total']:.0f} ms]", err=True)
+
+
+def route(
+    text: Annotated[str, typer.Argument(help="The request to route.")],
+    system: SystemOpt = None,
+    router: RouterOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+) -> None:
+    """Show which expert would answer a request, and how sure the router is."""
+    decision = _load(system, router).route(text)
+    if as_json:
+        typer.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{decision.expert}  (confidence {decision.confidence:.3f}, router {decision.router})")
+    for name, score in sorted(decision.scores.items(), key=lambda kv: -kv[1]):
+        typer.echo(f"  {name:<12} {score:.3f}")
+
+
+def chat(system: SystemOpt = None, router: RouterOpt = None, verify: VerifyOpt = "flag",
+         max_new_tokens: MaxTokensOpt = 256) -> None:
+    """Interactive session; reads line by line when stdin is not a terminal."""
+    moe = _load(system, router, verify, max_new_tokens=max_new_tokens)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _enable_history()
+        typer.echo(f"Helix MoE chat · experts: {', '.join(moe.experts)} · :help for commands")
+    session = _Session(moe, verify)
+    while True:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            typer.echo("")
+            break
+        if not interactive and line == "":
+            break
+        if not session.handle(line.strip()):
+            break
+    if interactive:
+        typer.echo("bye")
+
+
+class _Session:
+    """One chat's state: the pinned expert, the policy and the last decision."""
+
+    def __init__(self, moe: Any, verify: str) -> None:
+        self.moe = moe
+        self.verify = verify
+        self.expert: str | None = None
+        self.last: Any = None
+
+    def handle(self, line: str) -> bool:
+        """Act on one input line; False ends the session."""
+        if not line:
+            return True
+        if line.lower() in ("quit", "exit", ":quit", ":q"):
+            return False
+        if line.startswith(":"):
+            self._command(line)
+            return True
+        try:
+            answer = self.moe.answer(line, expert=self.expert, verify=self.verify)
+        except (HelixMoEError, HLXError) as err:
+            typer.echo(f"error: {err}")
+            return True
+        self.last = answer
+        mark = {True: "✓", False: "✗", None: "·"}[answer.verified]
+        typer.echo(f"{answer.expert}> {answer.text}  {mark}")
+        return True
+
+    def _command(self, line: str) -> None:
+        name, _, arg = line[1:].partition(" ")
+        arg = arg.strip()
+        if name == "route":
+            if self.last is None:
+                typer.echo("no request yet")
+                return
+            r = self.last.route
+            scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r.scores.items(), key=lambda kv: -kv[1]))
+            typer.echo(f"routed to {r.expert} by {r.router} (confidence {r.confidence:.3f}); scores: {scores}")
+        elif name == "expert":
+            if arg in ("", "auto"):
+                self.expert = None
+                typer.echo("expert: routed automatically")
+            elif arg in self.moe.experts:
+                self.expert = arg
+                typer.echo(f"expert pinned: {arg}")
+            else:
+                typer.echo(f"unknown expert {arg!r}; choose one of {', '.join(self.moe.experts)} or auto")
+        elif name == "verify":
+            if arg in ("off", "flag", "retry", "oracle"):
+                self.verify = arg
+                typer.echo(f"verify: {arg}")
+            else:
+                typer.echo("verify takes off, flag, retry or oracle")
+        elif name == "help":
+            typer.echo(_HELP)
+        else:
+            typer.echo(f"unknown command :{name} (:help lists them)")
+
+
+def _enable_history() -> None:
+    """Arrow-key editing and a history file, where the platform has readline."""
+    try:
+        import readline
+    except ImportError:
+        return
+    path = Path.home() / ".helixmoe_history"
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass
+    import atexit
+
+    atexit.register(lambda: _save_history(readline, path))
+
+
+def _save_history(readline: Any, path: Path) -> None:
+    try:
+        readline.write_history_file(path)
+    except OSError:
+        pass
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)
+    app.command("route")(route)
+    app.command("chat")(chat)
+
+

@@ -1,0 +1,112 @@
+"""Config of the tensors side of a system: tokenizer, base model and LoRA defaults (pure Python, layer 0).
+
+The defaults reproduce the design's embedded system: a byte-level BPE tokenizer (1024 tokens) trained on
+the corpus, a tiny from-scratch Qwen3-architecture base, and LoRA r=16, alpha=32, dropout 0.05 on the
+seven attention/MLP projections (QLoRA paper defaults). BPE was chosen over character level by
+``benchmarks/bench_tokenizer.py``: half the tokens per example and, in a 600 s tiny-base probe, 24% vs 1%
+exact match. :mod:`helixmoe.models` turns these into objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from helixmoe.config.base import Section
+
+__all__ = [
+    "BASE_SIZE_NAMES",
+    "DEFAULT_TARGET_MODULES",
+    "BaseModelConfig",
+    "LoRAConfig",
+    "TokenizerConfig",
+]
+
+#: The seven attention and MLP projections of Qwen/Llama-style decoders.
+DEFAULT_TARGET_MODULES: tuple[str, ...] = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+)
+
+#: Named from-scratch sizes; their shapes live in :data:`helixmoe.models.base.BASE_SIZES`.
+BASE_SIZE_NAMES: tuple[str, ...] = ("tiny", "small", "medium")
+
+
+class TokenizerConfig(Section):
+    """How the tokenizer is obtained: trained on the corpus (``scheme``) or read from ``path``."""
+
+    scheme: Literal["char", "bpe"] = "bpe"
+    """``char``: one token per character with byte fallback; ``bpe``: byte-level BPE with glyphs kept whole."""
+    vocab_size: int = Field(default=1024, ge=300, le=262_144)
+    """Target vocabulary size of the ``bpe`` scheme (ignored by ``char``, whose size is its alphabet)."""
+    min_frequency: int = Field(default=2, ge=1)
+    """Minimum pair frequency for a ``bpe`` merge."""
+    path: str | None = None
+    """A local HF tokenizer directory to use instead of training one (default: the base's, if ``model.path``)."""
+
+
+class BaseModelConfig(Section):
+    """The shared base causal LM: a named from-scratch ``size`` or a local HF directory ``path``."""
+
+    size: Literal["tiny", "small", "medium"] | None = "tiny"
+    """Named from-scratch Qwen3-architecture size; defaults to unset when ``path`` is given."""
+    path: str | None = None
+    """A local Hugging Face model directory (never downloaded; ``trust_remote_code`` is never enabled)."""
+    quantization: Literal["none", "8bit", "4bit"] = "none"
+    """bitsandbytes quantisation of a ``path`` base: ``4bit`` = NF4 + double quantisation (QLoRA)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Compute dtype; ``auto`` = bfloat16 on CUDA, float32 on CPU."""
+    device: str = "auto"
+    """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    max_seq_len: int = Field(default=512, ge=16, le=131_072)
+    """Longest sequence (prompt + response) the model is built for and trained on."""
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        head, _, index = value.partition(":")
+        if head not in ("auto", "cpu", "cuda", "mps") or (index and (head != "cuda" or not index.isdigit())):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {value!r}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_implies_no_size(cls, data: Any) -> Any:
+        # A path given without an explicit size means "not from scratch": the default size steps aside.
+        if isinstance(data, dict) and data.get("path") is not None and "size" not in data:
+            return {**data, "size": None}
+        return data
+
+    @model_validator(mode="after")
+    def _check_source(self) -> BaseModelConfig:
+        if self.path is not None and self.size is not None:
+            raise ValueError(
+                "give either 'size' (from scratch) or 'path' (local HF directory), not both (size: null to use path)"
+            )
+        if self.path is None and self.size is None:
+            raise ValueError("give 'size' (tiny|small|medium) or 'path' (a local HF model directory)")
+        if self.quantization != "none" and self.path is None:
+            raise ValueError(
+                f"quantization {self.quantization!r} needs a pretrained 'path' base; "
+                "a from-scratch base trains in full precision"
+            )
+        return self
+
+
+class LoRAConfig(Section):
+    """LoRA hyper-parameters of one expert (PEFT ``LoraConfig`` fields of the same meaning)."""
+
+    r: int = Field(default=16, ge=1, le=1024)
+    """Rank of the update ``B @ A``."""
+    alpha: int = Field(default=32, ge=1)
+    """Scaling numerator: the update is scaled by ``alpha / r``."""
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    """Dropout on the LoRA input during training."""
+    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES), min_length=1)
+    """Names of the linear layers that get an adapter."""

@@ -1,0 +1,88 @@
+"""The whole-system config: what ``system.yaml`` holds (pure Python, layer 0).
+
+A system is one base model, one tokenizer, named experts (LoRA adapters with a description and the task
+families they are trained on) and the sections of the training, routing, evaluation and MoE engineers.
+Example::
+
+    name: hlx-tiny
+    domain: hlx
+    experts:
+      ascii: {description: "HLXL <-> LC-T and LC-B", families: [hlxl_to_lct]}
+      runic: {description: "HLXL <-> LC-R", families: [hlxl_to_lcr], rank: 8}
+    model: {size: tiny}
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from helixmoe.config.base import Section
+from helixmoe.config.evaluation import EvaluationConfig
+from helixmoe.config.model import BaseModelConfig, LoRAConfig, TokenizerConfig
+from helixmoe.config.moe import MoEConfig
+from helixmoe.config.routing import RoutingConfig
+from helixmoe.config.training import TrainingConfig
+
+__all__ = ["EXPERT_NAME_RE", "ExpertConfig", "SystemConfig"]
+
+#: Expert names are lowercase identifiers (they become directory names and PEFT adapter names).
+EXPERT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class ExpertConfig(Section):
+    """One expert: what it is for, what it is trained on, and optional per-expert LoRA overrides."""
+
+    description: str = ""
+    """One line shown to users and to the coordinator router."""
+    families: list[str] = Field(default_factory=list)
+    """Names of the task families (``helixmoe.tasks`` registry) whose examples train this expert."""
+    rank: int | None = Field(default=None, ge=1, le=1024)
+    """Overrides ``lora.r`` for this expert."""
+    alpha: int | None = Field(default=None, ge=1)
+    """Overrides ``lora.alpha`` for this expert."""
+
+
+class SystemConfig(Section):
+    """Everything needed to build, train, load and serve one system (the ``system.yaml`` schema)."""
+
+    name: str = Field(min_length=1)
+    """Human-readable system name."""
+    domain: str = "hlx"
+    """The domain the experts cover (``hlx``, ``math``, ...)."""
+    experts: dict[str, ExpertConfig] = Field(min_length=1)
+    """Expert name -> expert; order is kept and is the order of every per-expert report."""
+    model: BaseModelConfig = Field(default_factory=BaseModelConfig)
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    lora: LoRAConfig = Field(default_factory=LoRAConfig)
+    """Default LoRA settings of every expert (per-expert ``rank``/``alpha`` override them)."""
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    moe: MoEConfig = Field(default_factory=MoEConfig)
+
+    @field_validator("experts")
+    @classmethod
+    def _check_expert_names(cls, experts: dict[str, ExpertConfig]) -> dict[str, ExpertConfig]:
+        for name in experts:
+            if not EXPERT_NAME_RE.match(name):
+                raise ValueError(
+                    f"expert name {name!r} must match {EXPERT_NAME_RE.pattern} "
+                    "(lowercase letters, digits, underscores)"
+                )
+        return experts
+
+    def lora_for(self, expert: str) -> LoRAConfig:
+        """The LoRA config of one expert: the system default with its ``rank``/``alpha`` overrides.
+
+        Raises:
+            KeyError: ``expert`` is not in :attr:`experts`.
+        """
+        spec = self.experts[expert]
+        update: dict[str, int] = {}
+        if spec.rank is not None:
+            update["r"] = spec.rank
+        if spec.alpha is not None:
+            update["alpha"] = spec.alpha
+        return self.lora.model_copy(update=update, deep=True)

@@ -1,0 +1,164 @@
+"""Config of the training stages (pure Python, layer 0): the ``training:`` section of a system YAML.
+
+Owned by the training harness (:mod:`helixmoe.training`). Durations accept seconds or text such as
+``"90s"``, ``"15m"``, ``"1h30m"`` (:func:`parse_duration`). Example::
+
+    training:
+      seed: 0
+      time_budget: 20m
+      corpus: {train_per_expert: 4000, val_per_expert: 200, test_per_expert: 200}
+      base: {max_steps: 1500, lr: 2.0e-3, batch_size: 32}
+      experts: {max_steps: 600, lr: 1.0e-3, batch_size: 16, eval_steps: 100, patience: 3}
+      curriculum: {general_steps: 200}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from helixmoe.config.base import Section
+
+__all__ = [
+    "ContinuousConfig",
+    "CorpusSizeConfig",
+    "CurriculumConfig",
+    "Duration",
+    "PhaseConfig",
+    "TrainingConfig",
+    "parse_duration",
+]
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h30m"``, ``"1.5h"``; ``None``/``"none"`` stay ``None``.
+
+    Raises:
+        ValueError: the text is not a duration, or it is negative.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION_RE.match(str(value))
+        if not match or not any(match.groups()):
+            raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 90s, 15m, 1h30m)")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float | None, BeforeValidator(parse_duration)]
+"""Seconds (``None`` = unlimited), written as a number or ``"15m"``-style text."""
+
+
+class PhaseConfig(Section):
+    """Optimisation settings of one training phase (base pretraining or expert fine-tuning)."""
+
+    max_steps: int = Field(default=200, ge=1)
+    """Optimizer steps of the phase (per expert for the ``experts`` phase)."""
+    lr: float = Field(default=1e-3, gt=0.0)
+    """Peak learning rate (linear warmup, then ``scheduler``)."""
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
+    """HF learning-rate schedule."""
+    warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
+    """Fraction of ``max_steps`` spent warming up."""
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    batch_size: int = Field(default=16, ge=1)
+    """Examples per device per micro-batch."""
+    grad_accum: int = Field(default=1, ge=1)
+    """Micro-batches accumulated per optimizer step."""
+    eval_steps: int | None = Field(default=None, ge=1)
+    """Evaluate (loss + exact match) every N steps; ``None`` = only at the end of the phase."""
+    patience: int | None = Field(default=None, ge=1)
+    """Early-stopping patience in evaluations without improvement of exact match; ``None`` = off."""
+    eval_samples: int = Field(default=64, ge=1)
+    """Size of the fixed validation sample graded by exact match at each evaluation."""
+    loss_on: Literal["default", "all", "response"] = "default"
+    """Tokens that carry the loss: ``all`` (prompt + response), ``response`` only, or the phase's default
+    (``all`` for base pretraining, ``response`` for experts)."""
+
+
+class CurriculumConfig(Section):
+    """Two-phase expert curriculum: a general adapter on all slices, then per-expert specialisation."""
+
+    general_steps: int = Field(default=0, ge=0)
+    """Steps of the general phase (one LoRA on every expert's data); 0 = experts start from scratch."""
+
+
+class ContinuousConfig(Section):
+    """Continuous mode: keep training each expert on freshly generated data until a target or the budget."""
+
+    enabled: bool = False
+    target_exact_match: float = Field(default=0.99, gt=0.0, le=1.0)
+    """Stop an expert once its validation exact match reaches this."""
+    round_examples: int = Field(default=2000, ge=1)
+    """Fresh training examples generated per expert for each round (new seed each round)."""
+    max_rounds: int = Field(default=5, ge=1)
+    """Upper bound on rounds per expert (the time budget may stop earlier)."""
+
+
+class CorpusSizeConfig(Section):
+    """How many examples the ``corpus`` stage generates per expert and split (:func:`helixmoe.tasks.generate`)."""
+
+    train_per_expert: int = Field(default=4000, ge=1)
+    val_per_expert: int = Field(default=200, ge=1)
+    test_per_expert: int = Field(default=200, ge=1)
+    ood_per_expert: int = Field(default=200, ge=0)
+
+
+class TrainingConfig(Section):
+    """Hyper-parameters of the training stages (``training:`` section)."""
+
+    seed: int = 0
+    """Seed of every random choice in training (data order, init, dropout, corpus generation)."""
+    lr: float = Field(default=3e-4, gt=0.0)
+    """Deprecated single learning rate; the phases' ``lr`` fields are used."""
+    time_budget: Duration = None
+    """Wall-clock budget of the whole ``helixmoe train`` invocation, shared by the stages; ``None`` = none."""
+    base_budget_share: float = Field(default=0.4, gt=0.0, le=1.0)
+    """Share of the remaining budget the base stage may use (the experts split the rest equally)."""
+    checkpoint_every: Duration = 300.0
+    """Checkpoint every this long (in addition to evaluation-time saves); ``None`` = off."""
+    save_total_limit: int = Field(default=2, ge=1)
+    """Checkpoints kept per run directory (the best one is always kept)."""
+    logging_steps: int = Field(default=10, ge=1)
+    corpus: CorpusSizeConfig = Field(default_factory=CorpusSizeConfig)
+    base: PhaseConfig = Field(default_factory=lambda: PhaseConfig(max_steps=1000, lr=2e-3, batch_size=32))
+    """Base pretraining on the mixed corpus (prompt + response, all tokens); skipped for ``model.path``."""
+    experts: PhaseConfig = Field(
+        default_factory=lambda: PhaseConfig(max_steps=300, lr=1e-3, eval_steps=100, patience=3)
+    )
+    """LoRA fine-tuning of each expert on its slice (loss on the response only)."""
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    continuous: ContinuousConfig = Field(default_factory=ContinuousConfig)
+    report_to: list[str] = Field(default_factory=list)
+    """Extra HF metric sinks (``tensorboard``, ``wandb``); JSONL and the PNG are always written."""
+    bf16: Literal["auto", "on", "off"] = "auto"
+    """bf16 mixed precision: ``auto`` = on when CUDA supports it."""
+    fused_adamw: Literal["auto", "on", "off"] = "auto"
+    """Fused AdamW (``adamw_torch_fused``): ``auto`` = on CUDA."""
+    gradient_checkpointing: bool = False
+    """Trade compute for memory (large bases on GPU)."""
+    progress_bars: bool = True
+    group_by_length: bool = True
+    """Batch examples of similar length (much less padding with varied lengths; HF ``LengthGroupedSampler``)."""
+    num_threads: int | None = Field(default=None, ge=1)
+    """CPU threads for torch (``None`` = torch's default); 1 is fastest on a shared, busy CPU."""
+
+    @model_validator(mode="after")
+    def _check_report_to(self) -> TrainingConfig:
+        allowed = {"tensorboard", "wandb", "mlflow", "comet_ml", "trackio"}
+        unknown = sorted(set(self.report_to) - allowed)
+        if unknown:
+            raise ValueError(f"report_to: unknown sink(s) {unknown}; choose from {sorted(allowed)}")
+        return self

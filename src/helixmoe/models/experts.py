@@ -1,0 +1,294 @@
+"""``ExpertPool``: one shared base model and named LoRA experts on top of it, via PEFT.
+
+An *expert* is a named PEFT LoRA adapter. On disk each expert is the PEFT layout (``adapter_config.json``
++ ``adapter_model.safetensors``, loadable by plain ``PeftModel.from_pretrained`` and by vLLM
+``--lora-modules``) plus ``expert.json`` (name, LoRA settings and free-form metadata). Everything here is
+PEFT: adapter switching (``set_adapter``), mixed-expert batches (``adapter_names=`` in ``generate``, one
+adapter per row, ``None`` = the bare base), merging (``merge_and_unload``). Hand-written are only the
+left padding and the EOS cut of :meth:`ExpertPool.generate_ids`, which HF generation leaves to callers.
+
+Public API::
+
+    pool = ExpertPool(base, tokenizer)
+    pool.add(name, lora=LoRAConfig(), info=None)     pool.load(name, directory, trainable=False)
+    pool.save(name, directory)                       pool.activate(name)      pool.delete(name)
+    pool.names   pool.active   pool.model   pool.base   pool.tokenizer   pool.info(name) -> dict
+    pool.generate(prompts, experts, max_new_tokens=128) -> list[str]
+    pool.generate_ids(prompt_ids, experts, max_new_tokens=128, batch_size=None, **generate_kwargs)
+    pool.merge(name, out_dir) -> Path                lora_to_peft(LoRAConfig) -> peft.LoraConfig
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+from peft import LoraConfig as PeftLoraConfig
+from peft import PeftModel, get_peft_model
+from transformers import GenerationConfig, PreTrainedModel
+
+from helixmoe.config.model import LoRAConfig
+from helixmoe.config.system import EXPERT_NAME_RE
+from helixmoe.errors import ConfigError, SystemLoadError
+from helixmoe.models.base import is_quantized, save_base
+from helixmoe.models.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS, EXPERT_META, atomic_dir
+from helixmoe.models.template import encode_prompt
+
+__all__ = ["ExpertPool", "lora_to_peft"]
+
+logger = logging.getLogger(__name__)
+
+
+def lora_to_peft(lora: LoRAConfig) -> PeftLoraConfig:
+    """The PEFT ``LoraConfig`` for a Helix MoE :class:`~helixmoe.config.LoRAConfig` (causal LM task)."""
+    return PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+class ExpertPool:
+    """One base model plus named LoRA experts; the base is wrapped by PEFT once the first expert arrives.
+
+    Args:
+        base: A causal LM (from :mod:`helixmoe.models.base`); PEFT injects LoRA layers into it in place.
+        tokenizer: Its tokenizer (pad and eos tokens set).
+    """
+
+    def __init__(self, base: PreTrainedModel, tokenizer: Any) -> None:
+        self.base = base
+        self.tokenizer = tokenizer
+        self._peft: PeftModel | None = None
+        self._info: dict[str, dict[str, Any]] = {}
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The model to run: the PEFT wrapper once an expert exists, else the bare base."""
+        return self._peft if self._peft is not None else self.base
+
+    @property
+    def names(self) -> list[str]:
+        """Expert names in the order they were added or loaded."""
+        return list(self._info)
+
+    @property
+    def active(self) -> str | None:
+        """The expert a plain forward pass uses (``None`` before any expert exists)."""
+        return self._peft.active_adapter if self._peft is not None else None
+
+    def info(self, name: str) -> dict[str, Any]:
+        """The mutable metadata of an expert, written to its ``expert.json`` by :meth:`save`."""
+        self._require(name)
+        return self._info[name]
+
+    def add(self, name: str, lora: LoRAConfig | None = None, info: Mapping[str, Any] | None = None) -> None:
+        """Create a new, trainable expert (fresh LoRA weights: ``B = 0``, so it starts as the base) and activate it.
+
+        Raises:
+            ConfigError: bad or duplicate name, or target modules the base does not have.
+        """
+        lora = lora or LoRAConfig()
+        self._check_new_name(name)
+        peft_config = lora_to_peft(lora)
+        try:
+            if self._peft is None:
+                self._peft = cast(PeftModel, get_peft_model(self.base, peft_config, adapter_name=name))
+            else:
+                self._peft.add_adapter(name, peft_config)
+        except ValueError as err:
+            raise ConfigError(f"expert {name!r}: cannot add LoRA adapter: {err}") from err
+        self._info[name] = {"name": name, "lora": lora.model_dump(mode="json"), **(info or {})}
+        self.activate(name)
+
+    def load(self, name: str, directory: str | os.PathLike[str], trainable: bool = False) -> None:
+        """Load an expert saved in the PEFT layout (+ ``expert.json``) under ``name``.
+
+        Raises:
+            SystemLoadError: a file is missing or unreadable, or the weights do not fit this base.
+            ConfigError: bad or duplicate name.
+        """
+        self._check_new_name(name)
+        path = Path(directory)
+        info = self._read_expert_dir(name, path)
+        try:
+            if self._peft is None:
+                self._peft = PeftModel.from_pretrained(
+                    self.base, str(path), adapter_name=name, is_trainable=trainable
+                )
+            else:
+                self._peft.load_adapter(str(path), adapter_name=name, is_trainable=trainable)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            raise SystemLoadError(f"{path}: cannot load expert {name!r}: {err}") from err
+        self._info[name] = info
+        logger.info("loaded expert %s from %s", name, path)
+
+    def save(self, name: str, directory: str | os.PathLike[str]) -> Path:
+        """Write one expert to ``directory`` (PEFT layout + ``expert.json``), atomically replacing it."""
+        peft = self._require(name)
+        with atomic_dir(directory) as tmp:
+            staging = tmp / "_peft"
+            peft.save_pretrained(str(staging), selected_adapters=[name])
+            saved = staging / name if (staging / name).is_dir() else staging  # PEFT nests non-"default" names
+            for file in saved.iterdir():
+                if file.is_file():
+                    shutil.move(str(file), tmp / file.name)
+            shutil.rmtree(staging)
+            (tmp / EXPERT_META).write_text(json.dumps(self._info[name], indent=2, sort_keys=True) + "\n")
+        return Path(directory)
+
+    def activate(self, name: str) -> None:
+        """Make ``name`` the expert used by plain forward passes and :meth:`generate` rows without one."""
+        self._require(name).set_adapter(name)
+
+    def delete(self, name: str) -> None:
+        """Remove an expert; removing the last one restores the bare base."""
+        peft = self._require(name)
+        if len(self._info) == 1:
+            self.base = peft.unload()
+            self._peft = None
+        else:
+            peft.delete_adapter(name)
+            if peft.active_adapter == name or peft.active_adapter not in self._info:
+                peft.set_adapter(next(n for n in self._info if n != name))
+        del self._info[name]
+
+    def generate(
+        self, prompts: Sequence[str], experts: Sequence[str | None], max_new_tokens: int = 128, **kwargs: Any
+    ) -> list[str]:
+        """Greedy answers for prompts (rendered with the shared template), one expert per row.
+
+        Args:
+            prompts: User requests, (B,).
+            experts: Expert name per row, (B,); ``None`` = the bare base.
+            max_new_tokens: Generation limit per row.
+            **kwargs: Passed to :meth:`generate_ids` (``batch_size``, ``logits_processor``...).
+        """
+        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
+        out = self.generate_ids(ids, experts, max_new_tokens, **kwargs)
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in out]
+
+    def generate_ids(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        experts: Sequence[str | None],
+        max_new_tokens: int = 128,
+        batch_size: int | None = None,
+        **generate_kwargs: Any,
+    ) -> list[list[int]]:
+        """Greedy generation for a mixed-expert batch, left-padded, each row cut at its first EOS.
+
+        Args:
+            prompt_ids: Token ids per row (already templated), (B, T_i).
+            experts: Expert name per row, (B,); ``None`` = the bare base.
+            max_new_tokens: Generation limit per row.
+            batch_size: Rows per forward batch (default: all at once).
+            **generate_kwargs: Extra HF ``generate`` arguments (e.g. ``logits_processor``).
+
+        Returns:
+            New token ids per row, without the EOS, (B, <= max_new_tokens).
+
+        Raises:
+            ConfigError: lengths differ or an expert is unknown.
+        """
+        if len(prompt_ids) != len(experts):
+            raise ConfigError(f"{len(prompt_ids)} prompts but {len(experts)} expert names")
+        for name in set(experts) - {None}:
+            self._require(name)  # type: ignore[arg-type]
+        step = batch_size or max(1, len(prompt_ids))
+        out: list[list[int]] = []
+        for start in range(0, len(prompt_ids), step):
+            rows = prompt_ids[start : start + step]
+            out.extend(
+                self._generate_batch(rows, experts[start : start + step], max_new_tokens, generate_kwargs)
+            )
+        return out
+
+    def merge(self, name: str, out_dir: str | os.PathLike[str]) -> Path:
+        """Export base + expert ``name`` merged into one standalone HF model directory (with the tokenizer).
+
+        Works on a deep copy, so the pool is unchanged (needs memory for a second copy of the base).
+
+        Raises:
+            ConfigError: the base is quantised (merge into a full-precision base instead).
+        """
+        peft = self._require(name)
+        if is_quantized(self.base):
+            raise ConfigError(
+                "cannot merge into a 4-/8-bit base; load the base with quantization: none to export"
+            )
+        clone = copy.deepcopy(peft)
+        merged = clone.merge_and_unload(adapter_names=[name])
+        path = save_base(merged, out_dir)
+        self.tokenizer.save_pretrained(str(path))
+        return path
+
+    def _generate_batch(
+        self,
+        rows: Sequence[Sequence[int]],
+        experts: Sequence[str | None],
+        max_new_tokens: int,
+        extra: dict[str, Any],
+    ) -> list[list[int]]:
+        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+        width = max(len(r) for r in rows)
+        device = next(self.model.parameters()).device
+        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], device=device)  # (B, T)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)  # (B, T)
+        config = GenerationConfig(  # type: ignore[no-untyped-call]
+            max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad
+        )
+        kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=mask, generation_config=config, **extra)
+        if self._peft is not None:
+            kwargs["adapter_names"] = [e if e is not None else "__base__" for e in experts]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                out = cast(Any, self.model).generate(**kwargs)[:, width:]  # (B, new)
+        finally:
+            self.model.train(was_training)
+        return [_cut_at(row.tolist(), eos) for row in out]
+
+    def _require(self, name: str) -> PeftModel:
+        if name not in self._info or self._peft is None:
+            known = ", ".join(self._info) or "none"
+            raise ConfigError(f"unknown expert {name!r} (loaded: {known})")
+        return self._peft
+
+    def _check_new_name(self, name: str) -> None:
+        if not EXPERT_NAME_RE.match(name):
+            raise ConfigError(f"expert name {name!r} must match {EXPERT_NAME_RE.pattern}")
+        if name in self._info:
+            raise ConfigError(f"expert {name!r} already exists in the pool")
+
+    @staticmethod
+    def _read_expert_dir(name: str, path: Path) -> dict[str, Any]:
+        if not path.is_dir():
+            raise SystemLoadError(f"{path}: expert {name!r} not found (no such directory)")
+        if not (path / ADAPTER_WEIGHTS).is_file():
+            raise SystemLoadError(f"{path}: expert {name!r} has no {ADAPTER_WEIGHTS}")
+        try:
+            json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+            info = json.loads((path / EXPERT_META).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise SystemLoadError(
+                f"{path}: expert {name!r} has a missing or unreadable JSON file: {err}"
+            ) from err
+        if not isinstance(info, dict):
+            raise SystemLoadError(f"{path / EXPERT_META}: expected a JSON object")
+        return {**info, "name": name}
+
+
+def _cut_at(row: list[int], eos: int) -> list[int]:
+    return row[: row.index(eos)] if eos in row else row

@@ -1,0 +1,112 @@
+"""The one prompt format shared by training and inference.
+
+A training example is ``<|user|>{prompt}<|assistant|>{response}<|eos|>``; inference feeds
+``<|user|>{prompt}<|assistant|>`` and generates until ``<|eos|>``. Prompt and response are tokenised
+separately and concatenated, so the boundary is exact for any tokenizer and the loss can be taken on the
+response tokens only (``labels = -100`` on the prompt). The markers are special tokens of the tokenizers
+trained by :mod:`helixmoe.models.tokenizer`; with a foreign tokenizer (a local Qwen checkout) they are
+plain text, which works the same way, only with a few more tokens.
+
+Public API::
+
+    USER, ASSISTANT, EOS, PAD, UNK, SPECIAL_TOKENS, IGNORE_INDEX
+    render_prompt(prompt) -> str                 render_example(prompt, response) -> str
+    encode_prompt(tokenizer, prompt) -> list[int]
+    encode_example(tokenizer, prompt, response, max_length=None) -> EncodedExample
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from helixmoe.errors import DataError
+
+__all__ = [
+    "ASSISTANT",
+    "EOS",
+    "IGNORE_INDEX",
+    "PAD",
+    "SPECIAL_TOKENS",
+    "UNK",
+    "USER",
+    "EncodedExample",
+    "encode_example",
+    "encode_prompt",
+    "render_example",
+    "render_prompt",
+]
+
+USER = "<|user|>"
+ASSISTANT = "<|assistant|>"
+EOS = "<|eos|>"
+PAD = "<|pad|>"
+UNK = "<|unk|>"
+#: Special tokens of every tokenizer Helix MoE trains, in id order (pad = 0, eos = 1, unk = 2, ...).
+SPECIAL_TOKENS: tuple[str, ...] = (PAD, EOS, UNK, USER, ASSISTANT)
+#: Label value ignored by the cross-entropy loss (PyTorch and HF convention).
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class EncodedExample:
+    """One tokenised training example.
+
+    Attributes:
+        input_ids: Prompt, response and EOS token ids, (T,).
+        labels: ``input_ids`` with the prompt positions set to :data:`IGNORE_INDEX`, (T,).
+        prompt_length: Number of prompt tokens (the response starts at this index).
+    """
+
+    input_ids: list[int]
+    labels: list[int]
+    prompt_length: int
+
+    @property
+    def response_mask(self) -> list[bool]:
+        """True where the loss is taken (response and EOS tokens), (T,)."""
+        return [i >= self.prompt_length for i in range(len(self.input_ids))]
+
+
+def render_prompt(prompt: str) -> str:
+    """The text the model sees before it answers."""
+    return f"{USER}{prompt}{ASSISTANT}"
+
+
+def render_example(prompt: str, response: str) -> str:
+    """The full training text of one example (for inspection; training uses :func:`encode_example`)."""
+    return f"{render_prompt(prompt)}{response}{EOS}"
+
+
+def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
+    """Token ids of :func:`render_prompt` (no BOS or other automatic special tokens)."""
+    return list(tokenizer.encode(render_prompt(prompt), add_special_tokens=False))
+
+
+def encode_example(
+    tokenizer: Any, prompt: str, response: str, max_length: int | None = None
+) -> EncodedExample:
+    """Tokenise one example with the loss on the response (and EOS) only.
+
+    Args:
+        tokenizer: A HF tokenizer with ``eos_token_id`` set.
+        prompt: The user request.
+        response: The expected answer.
+        max_length: If given, an example longer than this raises instead of being silently truncated
+            (a truncated example would lose its EOS and teach the model never to stop).
+
+    Raises:
+        DataError: the tokenizer has no EOS token, or the example is longer than ``max_length``.
+    """
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise DataError("the tokenizer has no eos_token; cannot mark the end of a response")
+    prompt_ids = encode_prompt(tokenizer, prompt)
+    response_ids = [*tokenizer.encode(response, add_special_tokens=False), eos]
+    input_ids = prompt_ids + response_ids
+    if max_length is not None and len(input_ids) > max_length:
+        raise DataError(
+            f"example of {len(input_ids)} tokens exceeds max_length {max_length}: {prompt[:60]!r}"
+        )
+    labels = [IGNORE_INDEX] * len(prompt_ids) + response_ids
+    return EncodedExample(input_ids=input_ids, labels=labels, prompt_length=len(prompt_ids))

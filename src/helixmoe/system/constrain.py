@@ -1,0 +1,15 @@
+"""The system's bridge to grammar-constrained decoding (:mod:`helixmoe.grammar`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["grammar_processor"]
+
+
+def grammar_processor(tokenizer: Any, targets: Sequence[str | None], max_new_tokens: int) -> Any:
+    """A ``LogitsProcessorList`` constraining each row to its target notation (``None``: free)."""
+    from helixmoe.grammar import constrained_processor
+
+    return constrained_processor(tokenizer, list(targets), max_new_tokens)

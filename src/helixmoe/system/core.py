@@ -1,0 +1,238 @@
+"""``HelixMoE``: a loaded system (base + experts + router) that routes, generates and verifies.
+
+Data flow of one query (design.md): text → router → RouteDecision → expert (PEFT adapter per row) →
+prompt template → greedy generation (optional grammar of the target notation) → verify → Answer.
+``batch`` sends many requests through one mixed-expert generation (PEFT ``adapter_names``), which is
+where the throughput of a shared base comes from.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from helixmoe.errors import ConfigError, SystemLoadError
+from helixmoe.routing import CachedRouter, KeywordRouter, RouteDecision, load_router
+from helixmoe.system.answer import Answer
+from helixmoe.system.verify import POLICIES, Check, Verifier
+
+__all__ = ["HelixMoE", "default_system_path"]
+
+logger = logging.getLogger(__name__)
+_MIN_NEW_TOKENS = 24
+
+
+def default_system_path() -> Path:
+    """Where the built-in default system ships inside the package."""
+    return Path(__file__).resolve().parent.parent / "default_system"
+
+
+class HelixMoE:
+    """Route, answer and verify requests with a trained system. Build with :meth:`load`."""
+
+    def __init__(
+        self,
+        *,
+        pool: Any,
+        router: Any,
+        verifier: Verifier,
+        config: Any = None,
+        root: Path | None = None,
+        verify: str = "flag",
+        constrained: bool = False,
+        max_new_tokens: int = 256,
+    ) -> None:
+        if verify not in POLICIES:
+            raise ConfigError(f"unknown verify policy {verify!r}; expected one of {', '.join(POLICIES)}")
+        self.pool = pool
+        self.router = router
+        self.verifier = verifier
+        self.config = config
+        self.root = root
+        self.verify_policy = verify
+        self.constrained = constrained
+        self.max_new_tokens = max_new_tokens
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        router: str | None = None,
+        verify: str = "flag",
+        constrained: bool = False,
+        device: str | None = None,
+        cache_size: int = 4096,
+        max_new_tokens: int = 256,
+    ) -> HelixMoE:
+        """Load a system directory (``None`` = the built-in default system).
+
+        Args:
+            path: the system directory written by ``helixmoe train``.
+            router: use this router kind instead of the saved one (``keyword``, ``classifier``, ``cascade``,
+                ``coordinator``).
+            verify: verification policy, one of ``off | flag | retry | oracle``.
+            constrained: always decode under the grammar of the predicted target notation.
+            device: ``cpu``, ``cuda``, ``auto`` (overrides the system config).
+            cache_size: LRU size of the routing decision cache (0 disables it).
+            max_new_tokens: hard cap on generated tokens per answer.
+
+        Raises:
+            SystemLoadError: a missing or broken part (named in the message).
+        """
+        root = Path(path) if path is not None else default_system_path()
+        if not (root / "system.yaml").is_file():  # before importing torch: a typo should fail fast
+            if path is None:
+                raise SystemLoadError(f"the built-in system is missing at {root}; rebuild it with: make default-system")
+            what = "does not exist" if not root.exists() else "is not a system directory (no system.yaml)"
+            raise SystemLoadError(f"{root} {what}")
+        from helixmoe.models.layout import load_system
+        from helixmoe.system.scoring import ExpertScorer
+
+        loaded = load_system(root, device=device)
+        pool = loaded.pool
+        scorer = ExpertScorer(pool, "coordinator") if "coordinator" in pool.names else None
+        chosen = _pick_router(loaded.layout.router_dir, router, pool.names, scorer)
+        intent_dir = loaded.layout.router_dir / "intent"
+        intent = load_router(intent_dir) if (intent_dir / "router.json").is_file() else None
+        if cache_size:
+            chosen = CachedRouter(chosen, cache_size)
+        return cls(pool=pool, router=chosen, verifier=Verifier(intent), config=loaded.config, root=root,
+                   verify=verify, constrained=constrained, max_new_tokens=max_new_tokens)
+
+    @property
+    def experts(self) -> list[str]:
+        return list(self.pool.names)
+
+    def route(self, text: str) -> RouteDecision:
+        """The routing decision for one request."""
+        return self.router.route(text)  # type: ignore[no-any-return]
+
+    def query(self, text: str, **kwargs: Any) -> str:
+        """The answer text for one request (see :meth:`batch` for the keyword arguments)."""
+        return self.batch([text], **kwargs)[0].text
+
+    def answer(self, text: str, **kwargs: Any) -> Answer:
+        """The full :class:`Answer` for one request."""
+        return self.batch([text], **kwargs)[0]
+
+    def route_request(self, text: str, **kwargs: Any) -> dict[str, Any]:
+        """The published HLX MoE API: a dict with ``specialist``, ``response``, ``confidence``,
+        ``verified`` and ``timings`` (plus ``fallback_used``, ``route`` and more)."""
+        return self.answer(text, **kwargs).to_dict()
+
+    def batch(
+        self,
+        texts: Sequence[str],
+        *,
+        expert: str | None = None,
+        experts: Sequence[str] | None = None,
+        verify: str | None = None,
+        constrained: bool | None = None,
+        batch_size: int = 16,
+    ) -> list[Answer]:
+        """Answer many requests; rows routed to different experts share one generation batch.
+
+        Args:
+            texts: the requests.
+            expert: pin every request to this expert (the router still runs, for the report).
+            experts: pin each request to its own expert (e.g. the oracle route, to measure experts alone).
+            verify: override the verification policy for this call.
+            constrained: override grammar-constrained decoding for this call.
+            batch_size: rows per generation batch.
+        """
+        policy = verify or self.verify_policy
+        if policy not in POLICIES:
+            raise ConfigError(f"unknown verify policy {policy!r}; expected one of {', '.join(POLICIES)}")
+        pinned = list(experts) if experts is not None else [expert] * len(texts) if expert else None
+        if pinned is not None and len(pinned) != len(texts):
+            raise ConfigError(f"{len(texts)} requests but {len(pinned)} pinned experts")
+        for name in set(pinned or ()):
+            if name not in self.pool.names:
+                raise ConfigError(f"unknown expert {name!r}; this system has {', '.join(self.pool.names)}")
+        use_grammar = self.constrained if constrained is None else constrained
+        t0 = time.perf_counter()
+        routes = [self.route(t) for t in texts]
+        t1 = time.perf_counter()
+        chosen = pinned if pinned is not None else [r.expert for r in routes]
+        checks = [self.verifier.check(t) if policy != "off" else Check(None) for t in texts]
+        t2 = time.perf_counter()
+        targets = [c.target if use_grammar else None for c in checks]
+        outputs = self._generate(texts, chosen, targets, batch_size)
+        t3 = time.perf_counter()
+        answers = [
+            Answer(text=o, expert=e, route=r, model_text=o, target=c.target)
+            for o, e, r, c in zip(outputs, chosen, routes, checks)
+        ]
+        if policy != "off":
+            self._verify(texts, answers, checks, policy, batch_size)
+        t4 = time.perf_counter()
+        per_row = 1000.0 / max(1, len(texts))
+        for a in answers:
+            a.timings = {"route": (t1 - t0) * per_row, "generate": (t3 - t2) * per_row,
+                         "verify": ((t2 - t1) + (t4 - t3)) * per_row, "total": (t4 - t0) * per_row}
+        return answers
+
+    def _verify(self, texts: Sequence[str], answers: list[Answer], checks: list[Check], policy: str,
+                batch_size: int) -> None:
+        for a, c in zip(answers, checks):
+            a.verified = c.verify(a.text) if c.checkable else None
+        if policy in ("retry", "oracle"):
+            failed = [i for i, a in enumerate(answers) if a.verified is False]
+            if failed:
+                again = self._generate([texts[i] for i in failed], [answers[i].expert for i in failed],
+                                       [checks[i].target for i in failed], batch_size)
+                for i, text in zip(failed, again):
+                    if checks[i].verify(text):
+                        answers[i].text, answers[i].verified, answers[i].fallback_used = text, True, "retry"
+        if policy == "oracle":
+            for a, c in zip(answers, checks):
+                if a.verified is False and (oracle := c.oracle_answer()) is not None:
+                    a.text, a.verified, a.fallback_used = oracle, True, "oracle"
+
+    def _generate(self, texts: Sequence[str], experts: Sequence[str], targets: Sequence[str | None],
+                  batch_size: int) -> list[str]:
+        """Greedy answers, one expert per row; rows with a target notation decode under its grammar."""
+        from helixmoe.models.template import encode_prompt
+
+        tok = self.pool.tokenizer
+        out: list[str] = []
+        for start in range(0, len(texts), max(1, batch_size)):
+            rows = [encode_prompt(tok, t) for t in texts[start : start + batch_size]]
+            chunk_targets = list(targets[start : start + batch_size])
+            # each row's own cap, so an answer never depends on what else is in its batch
+            limits = [self.token_limit(len(r)) for r in rows]
+            kwargs: dict[str, Any] = {}
+            if any(t is not None for t in chunk_targets):
+                from helixmoe.system.constrain import grammar_processor
+
+                kwargs["logits_processor"] = grammar_processor(tok, chunk_targets, max(limits))
+            ids = self.pool.generate_ids(rows, list(experts[start : start + batch_size]), max(limits), **kwargs)
+            for row, cap, target in zip(ids, limits, chunk_targets):
+                # a grammar-constrained row was budgeted to finish within max(limits): never cut it
+                kept = row if target is not None else row[:cap]
+                out.append(tok.decode(kept, skip_special_tokens=True).strip())
+        return out
+
+    def token_limit(self, prompt_tokens: int) -> int:
+        """New-token cap for a prompt: answers here are at most a few times the prompt's length."""
+        return min(self.max_new_tokens, max(_MIN_NEW_TOKENS, 4 * prompt_tokens))
+
+
+def _pick_router(directory: Path, kind: str | None, experts: Sequence[str], scorer: Any) -> Any:
+    """The saved router, one of its stages, or a fresh keyword baseline."""
+    if kind == "keyword":
+        return KeywordRouter(experts=list(experts))
+    saved = load_router(directory, scorer=scorer)
+    if kind is None or kind == saved.kind:
+        return saved
+    if kind == "classifier" and getattr(saved, "first", None) is not None and saved.first.kind == "classifier":
+        return saved.first
+    if kind == "coordinator" and scorer is not None:
+        from helixmoe.routing import CoordinatorRouter
+
+        return CoordinatorRouter(scorer=scorer, experts=[e for e in experts])
+    raise ConfigError(f"router {kind!r} is not available in {directory} (saved: {saved.kind})")

@@ -1,0 +1,84 @@
+"""``helixmoe query / route / chat`` as a user runs them: real processes, piped stdin and a pty."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "helixmoe", *args], input=stdin, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_query_json_and_oracle(tiny_system: Path) -> None:
+    result = run("query", "Convert to LC-R: [1, 2, 3]", "--system", str(tiny_system), "--verify", "oracle", "--json",
+                 "--max-new-tokens", "24")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["specialist"] == "runic"
+    assert answer["response"] == "🜃1, 2, 3🜄" and answer["verified"] is True
+
+
+def test_route_prints_scores(tiny_system: Path) -> None:
+    result = run("route", "What is 15 + 27?", "--system", str(tiny_system))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("math")
+    assert "coordinator" in result.stdout
+
+
+def test_missing_system_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("query", "hello", "--system", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "nope" in result.stderr
+
+
+def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
+    script = "Convert to LC-T: [1]\n:route\n:expert math\n:expert wizard\n:verify oracle\nConvert to LC-T: [1]\n:bogus\nquit\nnever read\n"
+    result = run("chat", "--system", str(tiny_system), "--max-new-tokens", "24", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert out[0].startswith("ascii> ")
+    assert out[1].startswith("routed to ascii by cascade>classifier")
+    assert out[2] == "expert pinned: math"
+    assert out[3].startswith("unknown expert 'wizard'")
+    assert out[4] == "verify: oracle"
+    assert out[5] == "math> [1]  ✓"  # pinned expert, oracle fallback gives the verified answer
+    assert out[6].startswith("unknown command :bogus")
+    assert len(out) == 7  # "quit" ended the session before the last line
+
+
+def test_chat_in_a_terminal_leaves_on_ctrl_d(tiny_system: Path) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI on a real terminal
+        os.execv(sys.executable, [sys.executable, "-m", "helixmoe", "chat", "--system", str(tiny_system),
+                                  "--verify", "oracle", "--max-new-tokens", "24"])
+    seen = b""
+
+    def read_until(marker: bytes, count: int = 1, timeout: float = 240.0) -> bytes:
+        nonlocal seen
+        end = time.monotonic() + timeout
+        while seen.count(marker) < count and time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        return seen
+
+    assert b"you> " in read_until(b"you> ")
+    os.write(fd, "Convert to LC-R: [7]\n".encode())
+    assert "🜃7🜄".encode() in read_until("🜃7🜄".encode())
+    assert read_until(b"you> ", count=2).count(b"you> ") == 2  # the next prompt is up
+    os.write(fd, b"\x04")  # Ctrl-D on an empty line
+    assert b"bye" in read_until(b"bye")
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

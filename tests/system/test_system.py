@@ -1,0 +1,103 @@
+"""HelixMoE end to end on a tiny untrained system: loading, routing, batching, grammar, verification."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helixmoe import hlx
+from helixmoe.errors import ConfigError, SystemLoadError
+from helixmoe.system import HelixMoE
+
+
+@pytest.fixture(scope="module")
+def moe(tiny_system: Path) -> HelixMoE:
+    return HelixMoE.load(tiny_system, device="cpu")
+
+
+def test_load_and_route(moe: HelixMoE) -> None:
+    assert set(moe.experts) == {"ascii", "runic", "coordinator", "math"}
+    assert moe.route("Convert to LC-R: [1, 2, 3]").expert == "runic"
+    assert moe.route("Convert to LC-T: [1, 2, 3]").expert == "ascii"
+    assert moe.route("What is 15 + 27?").expert == "math"
+
+
+def test_route_request_keeps_the_published_keys(moe: HelixMoE) -> None:
+    result = moe.route_request("Convert to LC-R: [1, 2, 3]", verify="flag")
+    for key in ("specialist", "response", "confidence", "verified", "timings"):
+        assert key in result
+    assert result["specialist"] == "runic"
+    assert set(result["timings"]) == {"route", "generate", "verify", "total"}
+    assert result["verified"] in (True, False)  # a conversion is checkable
+
+
+def test_constrained_decoding_makes_an_untrained_model_parse(moe: HelixMoE) -> None:
+    prompts = {"Convert to LC-R: [1, 2, 3]": "lc-r", "Convert to LC-T: {a: 1}": "lc-t",
+               "Encode [true] in LC-B": "lc-b-text", 'Write 🜊14🜁0 42🜂 as HLXL': "hlxl"}
+    answers = moe.batch(list(prompts), constrained=True, verify="flag")
+    for answer, notation in zip(answers, prompts.values()):
+        assert answer.target == notation
+        hlx.loads(answer.model_text, notation, strict=True)  # parses: grammar guaranteed it
+
+
+def test_oracle_policy_replaces_wrong_answers_and_says_so(moe: HelixMoE) -> None:
+    answer = moe.answer("Convert to LC-R: [1, 2, 3]", verify="oracle")
+    assert answer.text == "🜃1, 2, 3🜄"
+    assert answer.verified is True
+    # an untrained model is wrong, so the answer must come from a fallback, and the model's own text is kept
+    assert answer.fallback_used in ("retry", "oracle")
+    assert answer.model_text != answer.text
+
+
+def test_flag_policy_catches_a_planted_wrong_answer(moe: HelixMoE) -> None:
+    check = moe.verifier.check("Convert to LC-T: [1, 2, 3]")
+    assert check.target == "lc-t" and check.checkable
+    assert check.verify("[1,2,3]")
+    assert not check.verify("[1,2,4]")  # planted: valid LC-T, wrong value
+    assert not check.verify("[1, 2, 3]")  # right value, not canonical LC-T: not what the oracle promises
+    assert not check.verify("🜃1, 2, 3🜄")  # wrong notation
+
+
+def test_questions_are_not_checkable(moe: HelixMoE) -> None:
+    answer = moe.answer("What is LC-T?", verify="oracle")
+    assert answer.verified is None and answer.fallback_used is None
+
+
+def test_off_policy_and_pinned_expert(moe: HelixMoE) -> None:
+    answer = moe.answer("Convert to LC-R: [1]", verify="off", expert="math")
+    assert answer.expert == "math" and answer.route.expert == "runic"
+    assert answer.verified is None
+
+
+def test_batch_of_mixed_experts_matches_single_queries(moe: HelixMoE) -> None:
+    prompts = ["Convert to LC-R: [1]", "What is 2 + 2?", "Convert to LC-T: [true]", "What is LC-R?"]
+    together = [a.text for a in moe.batch(prompts, verify="off", batch_size=4)]
+    alone = [moe.query(p, verify="off") for p in prompts]
+    assert together == alone
+
+
+def test_bad_arguments_are_clear(moe: HelixMoE) -> None:
+    with pytest.raises(ConfigError, match="unknown expert"):
+        moe.query("x", expert="nope")
+    with pytest.raises(ConfigError, match="verify policy"):
+        moe.query("x", verify="sometimes")
+
+
+def test_router_override(tiny_system: Path) -> None:
+    keyword = HelixMoE.load(tiny_system, router="keyword", device="cpu")
+    assert keyword.route("Convert to LC-R: [1]").router == "keyword"
+    classifier = HelixMoE.load(tiny_system, router="classifier", device="cpu")
+    assert classifier.route("Convert to LC-R: [1]").router == "classifier"
+    coordinator = HelixMoE.load(tiny_system, router="coordinator", device="cpu")
+    decision = coordinator.route("Convert to LC-R: [1]")
+    assert decision.router == "coordinator" and decision.expert in coordinator.experts
+
+
+def test_missing_adapter_fails_at_load(tiny_system: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_system, broken)
+    (broken / "experts" / "runic" / "adapter_model.safetensors").unlink()
+    with pytest.raises(SystemLoadError, match="runic"):
+        HelixMoE.load(broken, device="cpu")
