@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@# torch first: an unpinned torch would pull several GB of CUDA packages.
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "torch==$(TORCH_VERSION)"
-	$(BIN)/pip install -q -e ".[dev,server,grammar]"
+	$(BIN)/pip install -q -e ".[dev,server,grammar,quant]"
 	@touch $(STAMP)
 
 demo: setup

@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "helixmoe.cli.demo",
     "helixmoe.cli.corpus",
     "helixmoe.cli.query_cmds",
+    "helixmoe.cli.eval_cmds",
 )
 
 
