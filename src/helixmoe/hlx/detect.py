@@ -174,6 +174,8 @@ def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | int | None:
     if best is None:
         return too_deep
     end, name, value = best
+    if name == "lc-t" and text[pos] == "#" and (end - pos < 3 or (end < len(text) and _WORD.match(text[end]))):
+        return None  # prose: "### Instruction", "#1", "C#" — not LC-T bytes (``#`` needs hex digits here)
     return FoundValue(value, name, pos, end, text[pos:end])
 
 

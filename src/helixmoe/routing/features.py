@@ -43,7 +43,7 @@ def normalise(text: str) -> str:
     parts: list[str] = []
     pos = 0
     sources: list[str] = []
-    for found in hlx.find_values(head):
+    for found in hlx.find_values(head, scalars=True):
         parts.append(head[pos : found.start])
         parts.append(f" hlxvalue{_tag(found.notation)} ")
         sources.append(found.notation)
