@@ -39,8 +39,12 @@ def _latency_ms(router: Any, prompts: list[str]) -> dict[str, float]:
     wall.sort()
     cpu.sort()
     q = min(len(wall) - 1, int(0.99 * len(wall)))
-    return {"p50_ms": statistics.median(wall), "p99_ms": wall[q], "cpu_p50_ms": statistics.median(cpu),
-            "cpu_p99_ms": cpu[q]}
+    return {
+        "p50_ms": statistics.median(wall),
+        "p99_ms": wall[q],
+        "cpu_p50_ms": statistics.median(cpu),
+        "cpu_p99_ms": cpu[q],
+    }
 
 
 def _accuracy(router: Any, examples: list[Any]) -> float:
@@ -48,7 +52,9 @@ def _accuracy(router: Any, examples: list[Any]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fit on 10k prompts instead of 50k")
     parser.add_argument("--system", type=Path, help="use this trained system's routers")
     parser.add_argument("--n", type=int, default=2000, help="test and ood prompts each")
@@ -79,7 +85,9 @@ def main() -> None:
         routers["classifier"] = cascade.first
         routers["cascade (classifier → abstain)"] = cascade
         del train, val
-        print(f"fitted on {size} prompts in {fit_seconds:.1f} s; cascade threshold {metrics['cascade_threshold']:.3f}")
+        print(
+            f"fitted on {size} prompts in {fit_seconds:.1f} s; cascade threshold {metrics['cascade_threshold']:.3f}"
+        )
 
     # A serving process freezes what it loaded at start-up; without this, collections over the ~50k
     # training examples still in memory add multi-millisecond pauses to a few decisions.
@@ -88,11 +96,17 @@ def main() -> None:
     rows = []
     for name, router in routers.items():
         latency = _latency_ms(router, [e.prompt for e in test[:1000]])
-        rows.append({"router": name, "test": _accuracy(router, test), "ood": _accuracy(router, ood), **latency})
-    print(f"\n{'router':<34} {'test acc':>9} {'ood acc':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu p50':>8} {'cpu p99':>8}")
+        rows.append(
+            {"router": name, "test": _accuracy(router, test), "ood": _accuracy(router, ood), **latency}
+        )
+    print(
+        f"\n{'router':<34} {'test acc':>9} {'ood acc':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu p50':>8} {'cpu p99':>8}"
+    )
     for r in rows:
-        print(f"{r['router']:<34} {r['test']:>9.2%} {r['ood']:>9.2%} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}"
-              f" {r['cpu_p50_ms']:>8.3f} {r['cpu_p99_ms']:>8.3f}")
+        print(
+            f"{r['router']:<34} {r['test']:>9.2%} {r['ood']:>9.2%} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}"
+            f" {r['cpu_p50_ms']:>8.3f} {r['cpu_p99_ms']:>8.3f}"
+        )
     print(f"\n{args.n} test and {args.n} ood prompts; targets: cascade ≥ 99% on both, classifier p99 < 1 ms.")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "fit_seconds": fit_seconds}, indent=1))

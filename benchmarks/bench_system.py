@@ -19,8 +19,14 @@ from pathlib import Path
 
 from helixmoe import tasks
 
-SHORT = ["Convert to LC-R: [1, 2, 3]", "Convert to LC-T: {a: 1}", "Convert to LC-R: null",
-         "Convert to LC-T: [true, false]", "What is 15 + 27?", "Convert to LC-R: {14: {@0: 42}}"]
+SHORT = [
+    "Convert to LC-R: [1, 2, 3]",
+    "Convert to LC-T: {a: 1}",
+    "Convert to LC-R: null",
+    "Convert to LC-T: [true, false]",
+    "What is 15 + 27?",
+    "Convert to LC-R: {14: {@0: 42}}",
+]
 
 
 def _time(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -33,7 +39,9 @@ def _time(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--system", type=Path, default=None, help="system directory (default: built-in)")
     parser.add_argument("--n", type=int, default=48, help="single queries timed for the latency percentiles")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -64,16 +72,25 @@ def main() -> None:
     batched = _time(lambda: moe.batch(prompts, batch_size=16))
     constrained = _time(lambda: moe.batch(prompts, batch_size=16, constrained=True))
     figures = {
-        "query_p50_ms": p50, "query_p95_ms": p95,
-        "sequential_16_s": sequential, "batch_16_s": batched, "batch_speedup": sequential / batched,
-        "constrained_batch_16_s": constrained, "constrained_cost": constrained / batched,
-        "experts_in_batch": experts, "threads": torch.get_num_threads(),
+        "query_p50_ms": p50,
+        "query_p95_ms": p95,
+        "sequential_16_s": sequential,
+        "batch_16_s": batched,
+        "batch_speedup": sequential / batched,
+        "constrained_batch_16_s": constrained,
+        "constrained_cost": constrained / batched,
+        "experts_in_batch": experts,
+        "threads": torch.get_num_threads(),
     }
     print(f"system: {moe.root}  (torch threads: {torch.get_num_threads()})")
     print(f"query latency, short conversions: p50 {p50:.1f} ms, p95 {p95:.1f} ms   (target p50 < 50 ms)")
-    print(f"16 mixed requests ({', '.join(experts)}): sequential {sequential:.2f} s, one batch {batched:.2f} s "
-          f"-> {sequential / batched:.2f}x throughput   (target >= 3x)")
-    print(f"same batch, grammar-constrained: {constrained:.2f} s -> {constrained / batched:.2f}x the unconstrained time")
+    print(
+        f"16 mixed requests ({', '.join(experts)}): sequential {sequential:.2f} s, one batch {batched:.2f} s "
+        f"-> {sequential / batched:.2f}x throughput   (target >= 3x)"
+    )
+    print(
+        f"same batch, grammar-constrained: {constrained:.2f} s -> {constrained / batched:.2f}x the unconstrained time"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
 

@@ -22,7 +22,7 @@ def test_convert_detects_and_converts() -> None:
 
 
 def test_convert_from_stdin_and_forced_notation() -> None:
-    result = run("convert", "--from", "lc-t", "--to", "hlxl", "-", stdin="{C:1000,0=\"search\",1=@documents}\n")
+    result = run("convert", "--from", "lc-t", "--to", "hlxl", "-", stdin='{C:1000,0="search",1=@documents}\n')
     assert result.stdout.decode() == '{1000: {@0: "search", @1: &h_documents}}\n'
 
 

@@ -26,12 +26,31 @@ from helixmoe.routing import (
 
 VALUES = ["[1, 2, 3]", "{14: {@0: 42}}", '{name: "Alice"}', "null", "true", '"hi"', "[]", "{C:7,0=1}"]
 TEMPLATES = {
-    "ascii": ["Convert to LC-T: {v}", "make {v} text-safe please", "wire text for {v}?", "{v} as ascii",
-              "encode {v} in LC-B", "give me the binary hex bytes of {v}", "bracket form of {v}"],
-    "runic": ["Convert to LC-R: {v}", "show {v} in glyph form", "runic version of {v}", "{v} -> symbolic glyphs",
-              "write {v} with the runes", "lc-r of {v} please"],
-    "coordinator": ["What is LC-T?", "explain the difference between the notations", "which format should I use for {v}?",
-                    "is {v} valid HLXL?", "what does the ⟁ glyph mean", "tell me about HLX contracts"],
+    "ascii": [
+        "Convert to LC-T: {v}",
+        "make {v} text-safe please",
+        "wire text for {v}?",
+        "{v} as ascii",
+        "encode {v} in LC-B",
+        "give me the binary hex bytes of {v}",
+        "bracket form of {v}",
+    ],
+    "runic": [
+        "Convert to LC-R: {v}",
+        "show {v} in glyph form",
+        "runic version of {v}",
+        "{v} -> symbolic glyphs",
+        "write {v} with the runes",
+        "lc-r of {v} please",
+    ],
+    "coordinator": [
+        "What is LC-T?",
+        "explain the difference between the notations",
+        "which format should I use for {v}?",
+        "is {v} valid HLXL?",
+        "what does the ⟁ glyph mean",
+        "tell me about HLX contracts",
+    ],
     "math": ["What is {a} + {b}?", "Solve: x + {a} = {b}", "compute {a} times {b}", "{a} minus {b} = ?"],
 }
 

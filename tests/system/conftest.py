@@ -27,8 +27,12 @@ def tiny_system(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train = tasks.generate(3000, seed=0, split="train")
     val = tasks.generate(300, seed=1, split="val")
     tok = train_tokenizer([e.prompt for e in train] + [e.response for e in train], scheme="char")
-    config = SystemConfig(name="tiny-test", experts={e: ExpertConfig() for e in tasks.EXPERTS},
-                          model={"size": "tiny"}, lora={"r": 4, "alpha": 8})
+    config = SystemConfig(
+        name="tiny-test",
+        experts={e: ExpertConfig() for e in tasks.EXPERTS},
+        model={"size": "tiny"},
+        lora={"r": 4, "alpha": 8},
+    )
     layout = save_system_skeleton(root, config)
     save_tokenizer(tok, layout.tokenizer_dir)
     base = build_base("tiny", tok, seed=0)

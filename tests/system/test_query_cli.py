@@ -13,13 +13,28 @@ from pathlib import Path
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "helixmoe", *args], input=stdin, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "helixmoe", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_query_json_and_oracle(tiny_system: Path) -> None:
-    result = run("query", "Convert to LC-R: [1, 2, 3]", "--system", str(tiny_system), "--verify", "oracle", "--json",
-                 "--max-new-tokens", "24")
+    result = run(
+        "query",
+        "Convert to LC-R: [1, 2, 3]",
+        "--system",
+        str(tiny_system),
+        "--verify",
+        "oracle",
+        "--json",
+        "--max-new-tokens",
+        "24",
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["specialist"] == "runic"
@@ -58,8 +73,21 @@ def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
 def test_chat_in_a_terminal_leaves_on_ctrl_d(tiny_system: Path) -> None:
     pid, fd = pty.fork()
     if pid == 0:  # child: the CLI on a real terminal
-        os.execv(sys.executable, [sys.executable, "-m", "helixmoe", "chat", "--system", str(tiny_system),
-                                  "--verify", "oracle", "--max-new-tokens", "24"])
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "helixmoe",
+                "chat",
+                "--system",
+                str(tiny_system),
+                "--verify",
+                "oracle",
+                "--max-new-tokens",
+                "24",
+            ],
+        )
     seen = b""
 
     def read_until(marker: bytes, count: int = 1, timeout: float = 240.0) -> bytes:
@@ -75,7 +103,7 @@ def test_chat_in_a_terminal_leaves_on_ctrl_d(tiny_system: Path) -> None:
         return seen
 
     assert b"you> " in read_until(b"you> ")
-    os.write(fd, "Convert to LC-R: [7]\n".encode())
+    os.write(fd, b"Convert to LC-R: [7]\n")
     assert "🜃7🜄".encode() in read_until("🜃7🜄".encode())
     assert read_until(b"you> ", count=2).count(b"you> ") == 2  # the next prompt is up
     os.write(fd, b"\x04")  # Ctrl-D on an empty line

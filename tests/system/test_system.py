@@ -34,8 +34,12 @@ def test_route_request_keeps_the_published_keys(moe: HelixMoE) -> None:
 
 
 def test_constrained_decoding_makes_an_untrained_model_parse(moe: HelixMoE) -> None:
-    prompts = {"Convert to LC-R: [1, 2, 3]": "lc-r", "Convert to LC-T: {a: 1}": "lc-t",
-               "Encode [true] in LC-B": "lc-b-text", 'Write 🜊14🜁0 42🜂 as HLXL': "hlxl"}
+    prompts = {
+        "Convert to LC-R: [1, 2, 3]": "lc-r",
+        "Convert to LC-T: {a: 1}": "lc-t",
+        "Encode [true] in LC-B": "lc-b-text",
+        "Write 🜊14🜁0 42🜂 as HLXL": "hlxl",
+    }
     answers = moe.batch(list(prompts), constrained=True, verify="flag")
     for answer, notation in zip(answers, prompts.values()):
         assert answer.target == notation

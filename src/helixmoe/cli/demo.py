@@ -15,7 +15,7 @@ from helixmoe import hlx
 __all__ = ["register"]
 
 SAMPLES = (
-    '{14: {@0: 42}}',
+    "{14: {@0: 42}}",
     '{name: "Alice", age: 30}',
     "[1, 2, 3]",
     '{1000: {@0: "search", @1: &h_documents}}',

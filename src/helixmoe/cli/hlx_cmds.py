@@ -40,8 +40,12 @@ def _write(out: str | bytes, hex_bytes: bool) -> None:
 
 def convert(
     text: Annotated[Optional[str], typer.Argument(help="The value; '-' or nothing reads stdin.")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", "-t", help=f"Target notation, {_NOTATION_HELP}.")] = None,
-    src: Annotated[Optional[str], typer.Option("--from", "-f", help="Input notation (default: detect).")] = None,
+    to: Annotated[
+        Optional[str], typer.Option("--to", "-t", help=f"Target notation, {_NOTATION_HELP}.")
+    ] = None,
+    src: Annotated[
+        Optional[str], typer.Option("--from", "-f", help="Input notation (default: detect).")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Print the value in every notation.")] = False,
     hex_bytes: Annotated[bool, typer.Option("--hex", help="Write LC-B bytes as hex text.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Reject the lenient input forms.")] = False,
@@ -67,7 +71,9 @@ def convert(
 
 def validate(
     text: Annotated[Optional[str], typer.Argument(help="The value; '-' or nothing reads stdin.")] = None,
-    notation: Annotated[Optional[str], typer.Option("--notation", "-n", help=f"Notation, {_NOTATION_HELP}.")] = None,
+    notation: Annotated[
+        Optional[str], typer.Option("--notation", "-n", help=f"Notation, {_NOTATION_HELP}.")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Reject the lenient forms.")] = False,
 ) -> None:
     """Check that a value parses; exit 0 and say ``valid``, or exit 1 with the error and a caret."""

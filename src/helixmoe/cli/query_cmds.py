@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -14,19 +15,32 @@ from helixmoe.hlx import HLXError
 
 __all__ = ["register"]
 
-SystemOpt = Annotated[Optional[Path], typer.Option("--system", "-s", help="System directory (default: built-in).")]
-RouterOpt = Annotated[Optional[str], typer.Option("--router", help="keyword | classifier | cascade | coordinator")]
+SystemOpt = Annotated[
+    Optional[Path], typer.Option("--system", "-s", help="System directory (default: built-in).")
+]
+RouterOpt = Annotated[
+    Optional[str], typer.Option("--router", help="keyword | classifier | cascade | coordinator")
+]
 VerifyOpt = Annotated[str, typer.Option("--verify", help="off | flag | retry | oracle")]
-MaxTokensOpt = Annotated[int, typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens per answer.")]
+MaxTokensOpt = Annotated[
+    int, typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens per answer.")
+]
 _HELP = """commands:  :route  last routing decision and scores   :expert NAME|auto  pin an expert
            :verify off|flag|retry|oracle   :help   quit / exit / Ctrl-D to leave"""
 
 
-def _load(system: Optional[Path], router: Optional[str], verify: str = "flag", constrained: bool = False,
-          max_new_tokens: int = 256) -> Any:
+def _load(
+    system: Optional[Path],
+    router: Optional[str],
+    verify: str = "flag",
+    constrained: bool = False,
+    max_new_tokens: int = 256,
+) -> Any:
     from helixmoe.system import HelixMoE
 
-    return HelixMoE.load(system, router=router, verify=verify, constrained=constrained, max_new_tokens=max_new_tokens)
+    return HelixMoE.load(
+        system, router=router, verify=verify, constrained=constrained, max_new_tokens=max_new_tokens
+    )
 
 
 def query(
@@ -48,8 +62,11 @@ def query(
     typer.echo(answer.text)
     flag = {True: "verified", False: "NOT verified", None: "unverifiable"}[answer.verified]
     extra = f", {answer.fallback_used} fallback" if answer.fallback_used else ""
-    typer.echo(f"[{answer.expert} · {answer.route.confidence:.2f} · {flag}{extra} · "
-               f"{answer.timings['total']:.0f} ms]", err=True)
+    typer.echo(
+        f"[{answer.expert} · {answer.route.confidence:.2f} · {flag}{extra} · "
+        f"{answer.timings['total']:.0f} ms]",
+        err=True,
+    )
 
 
 def route(
@@ -68,8 +85,12 @@ def route(
         typer.echo(f"  {name:<12} {score:.3f}")
 
 
-def chat(system: SystemOpt = None, router: RouterOpt = None, verify: VerifyOpt = "flag",
-         max_new_tokens: MaxTokensOpt = 256) -> None:
+def chat(
+    system: SystemOpt = None,
+    router: RouterOpt = None,
+    verify: VerifyOpt = "flag",
+    max_new_tokens: MaxTokensOpt = 256,
+) -> None:
     """Interactive session; reads line by line when stdin is not a terminal."""
     moe = _load(system, router, verify, max_new_tokens=max_new_tokens)
     interactive = sys.stdin.isatty()
@@ -130,7 +151,9 @@ class _Session:
                 return
             r = self.last.route
             scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r.scores.items(), key=lambda kv: -kv[1]))
-            typer.echo(f"routed to {r.expert} by {r.router} (confidence {r.confidence:.3f}); scores: {scores}")
+            typer.echo(
+                f"routed to {r.expert} by {r.router} (confidence {r.confidence:.3f}); scores: {scores}"
+            )
         elif name == "expert":
             if arg in ("", "auto"):
                 self.expert = None
@@ -159,25 +182,19 @@ def _enable_history() -> None:
     except ImportError:
         return
     path = Path.home() / ".helixmoe_history"
-    try:
+    with contextlib.suppress(OSError):
         readline.read_history_file(path)
-    except OSError:
-        pass
     import atexit
 
     atexit.register(lambda: _save_history(readline, path))
 
 
 def _save_history(readline: Any, path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         readline.write_history_file(path)
-    except OSError:
-        pass
 
 
 def register(app: typer.Typer) -> None:
     app.command("query")(query)
     app.command("route")(route)
     app.command("chat")(chat)
-
-

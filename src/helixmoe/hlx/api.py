@@ -29,9 +29,21 @@ NOTATIONS: tuple[str, ...] = tuple(_MODULES)
 #: Notations whose canonical form is a ``str`` (``lc-b`` is bytes).
 TEXT_NOTATIONS: tuple[str, ...] = tuple(n for n in NOTATIONS if n != "lc-b")
 _ALIASES = {
-    "hlx": "hlxl", "lct": "lc-t", "lc_t": "lc-t", "lcr": "lc-r", "lc_r": "lc-r", "runic": "lc-r",
-    "lcb": "lc-b", "lc_b": "lc-b", "binary": "lc-b", "lcb-text": "lc-b-text", "lc_b_text": "lc-b-text",
-    "lc-b-bracket": "lc-b-text", "hex": "lc-b-hex", "lcb-hex": "lc-b-hex", "lc_b_hex": "lc-b-hex",
+    "hlx": "hlxl",
+    "lct": "lc-t",
+    "lc_t": "lc-t",
+    "lcr": "lc-r",
+    "lc_r": "lc-r",
+    "runic": "lc-r",
+    "lcb": "lc-b",
+    "lc_b": "lc-b",
+    "binary": "lc-b",
+    "lcb-text": "lc-b-text",
+    "lc_b_text": "lc-b-text",
+    "lc-b-bracket": "lc-b-text",
+    "hex": "lc-b-hex",
+    "lcb-hex": "lc-b-hex",
+    "lc_b_hex": "lc-b-hex",
 }
 _loaded: dict[str, ModuleType] = {}
 
@@ -70,7 +82,9 @@ def loads(data: str | bytes, notation: str, *, strict: bool = False) -> Any:
     name = normalise(notation)
     if name == "lc-b":
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise HLXError(name, f"lc-b input must be bytes, got {type(data).__name__} (use 'lc-b-hex' for hex text)")
+            raise HLXError(
+                name, f"lc-b input must be bytes, got {type(data).__name__} (use 'lc-b-hex' for hex text)"
+            )
         data = bytes(data)
     elif not isinstance(data, str):
         raise HLXError(name, f"{name} input must be str, got {type(data).__name__}")
@@ -87,7 +101,9 @@ def dumps(value: Any, notation: str) -> Any:
     name = normalise(notation)
     validate(value, name)
     out = module_for(name).dumps(value)
-    if len(out) > MAX_SIZE or (isinstance(out, str) and len(out) * 4 > MAX_SIZE and len(out.encode()) > MAX_SIZE):
+    if len(out) > MAX_SIZE or (
+        isinstance(out, str) and len(out) * 4 > MAX_SIZE and len(out.encode()) > MAX_SIZE
+    ):
         raise HLXError(name, f"serialised value is larger than the 1 MiB limit ({len(out)} units)")
     return out
 

@@ -23,10 +23,23 @@ _HEX_RUN_RE = re.compile(r"(?:0x)?([0-9a-fA-F]{2,})")
 _RUNIC_START = frozenset("∅⊤⊥⟁⊠\U0001f70a\U0001f703◇\U0001f40a\U0001f403")
 _WORD = re.compile(r"[A-Za-z0-9_]")
 # first character -> notations whose value may start there (free-text scanning)
-_STRUCTURED_STARTS = {"{": ("hlxl", "lc-t", "lc-r"), "[": ("hlxl", "lc-t", "lc-b-text"), '"': ("hlxl",),
-                      "&": ("hlxl",), "@": ("lc-t",), "#": ("lc-t",), "b": ("hlxl",)}
-_SCALAR_STARTS = dict.fromkeys("-0123456789", ("hlxl",)) | {"n": ("hlxl",), "t": ("hlxl",), "f": ("hlxl",),
-                                                            "N": ("lc-t",), "T": ("lc-t",), "F": ("lc-t",)}
+_STRUCTURED_STARTS = {
+    "{": ("hlxl", "lc-t", "lc-r"),
+    "[": ("hlxl", "lc-t", "lc-b-text"),
+    '"': ("hlxl",),
+    "&": ("hlxl",),
+    "@": ("lc-t",),
+    "#": ("lc-t",),
+    "b": ("hlxl",),
+}
+_SCALAR_STARTS = dict.fromkeys("-0123456789", ("hlxl",)) | {
+    "n": ("hlxl",),
+    "t": ("hlxl",),
+    "f": ("hlxl",),
+    "N": ("lc-t",),
+    "T": ("lc-t",),
+    "F": ("lc-t",),
+}
 
 
 class FoundValue(NamedTuple):
@@ -80,7 +93,11 @@ def _no_notation(text: str, errors: list[HLXError]) -> HLXError:
     message = f"not a value in any HLX notation; closest is {best.notation}: {best.message}"
     if others:
         message += f" (others: {others})"
-    return HLXError("detect", message, text, best.offset) if best.offset is not None else HLXError("detect", message)
+    return (
+        HLXError("detect", message, text, best.offset)
+        if best.offset is not None
+        else HLXError("detect", message)
+    )
 
 
 def find_values(text: str, *, scalars: bool = False) -> list[FoundValue]:
@@ -143,7 +160,7 @@ def _candidates(text: str, pos: int, scalars: bool) -> tuple[str, ...]:
     if char in _RUNIC_START:
         return ("lc-r",)
     at_boundary = pos == 0 or not _WORD.match(text[pos - 1])
-    if not at_boundary and char not in "{[\"":
+    if not at_boundary and char not in '{["':
         return ()
     if char in _STRUCTURED_STARTS:
         return _STRUCTURED_STARTS[char]
@@ -174,7 +191,11 @@ def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | int | None:
     if best is None:
         return too_deep
     end, name, value = best
-    if name == "lc-t" and text[pos] == "#" and (end - pos < 3 or (end < len(text) and _WORD.match(text[end]))):
+    if (
+        name == "lc-t"
+        and text[pos] == "#"
+        and (end - pos < 3 or (end < len(text) and _WORD.match(text[end])))
+    ):
         return None  # prose: "### Instruction", "#1", "C#" — not LC-T bytes (``#`` needs hex digits here)
     return FoundValue(value, name, pos, end, text[pos:end])
 

@@ -33,7 +33,7 @@ __all__ = ["dumps", "loads", "parse_value"]
 NOTATION = "hlxl"
 _KEYWORDS = {"null": None, "true": True, "false": False}
 _SIMPLE_BYTES_RE = re.compile(r'b"([\x20\x21\x23-\x5b\x5d-\x7e]*)"')
-_BYTES_CHUNK_RE = re.compile(r'([\x20\x21\x23-\x5b\x5d-\x7e]*)(.?)', re.S)
+_BYTES_CHUNK_RE = re.compile(r"([\x20\x21\x23-\x5b\x5d-\x7e]*)(.?)", re.S)
 _BYTES_ESCAPES = {'"': 0x22, "\\": 0x5C, "/": 0x2F, "n": 0x0A, "r": 0x0D, "t": 0x09, "b": 0x08, "f": 0x0C}
 _NUMBER_START = frozenset("-0123456789.")
 _KEY_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
@@ -209,7 +209,9 @@ def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, 
             start = pos
             pos, index = _parse_uint(src, pos + 1, "field index", strict)
             if index <= last:
-                raise fail(NOTATION, f"field indices must be strictly ascending: @{index} after @{last}", src, start)
+                raise fail(
+                    NOTATION, f"field indices must be strictly ascending: @{index} after @{last}", src, start
+                )
             last = index
             pos = skip_ws(src, pos)
             if src[pos] != ":":

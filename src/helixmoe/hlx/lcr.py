@@ -40,9 +40,18 @@ A_START, A_END = "\U0001f703", "\U0001f704"  # 🜃 🜄
 O_START, O_END = "\u25c7", "\u25c6"  # ◇ ◆
 #: Canonical glyph of each role (spec §5 table).
 GLYPHS = {
-    "null": NULL, "true": TRUE, "false": FALSE, "handle": HANDLE, "bytes": BYTES,
-    "contract_start": C_START, "contract_field": C_FIELD, "contract_end": C_END,
-    "array_start": A_START, "array_end": A_END, "object_start": O_START, "object_end": O_END,
+    "null": NULL,
+    "true": TRUE,
+    "false": FALSE,
+    "handle": HANDLE,
+    "bytes": BYTES,
+    "contract_start": C_START,
+    "contract_field": C_FIELD,
+    "contract_end": C_END,
+    "array_start": A_START,
+    "array_end": A_END,
+    "object_start": O_START,
+    "object_end": O_END,
 }
 #: Lenient alternative -> canonical glyph (the animal emoji are the alchemical ones shifted by −0x300).
 LENIENT_GLYPHS = {chr(ord(g) - 0x300): g for g in (C_START, C_FIELD, C_END, A_START, A_END)}
@@ -69,7 +78,9 @@ def _glyph(src: str, pos: int, strict: bool) -> str:
     char = src[pos]
     if char in LENIENT_GLYPHS and char not in "{}":
         if strict:
-            raise fail(NOTATION, f"lenient glyph {char!r}: write {LENIENT_GLYPHS[char]!r} (strict mode)", src, pos)
+            raise fail(
+                NOTATION, f"lenient glyph {char!r}: write {LENIENT_GLYPHS[char]!r} (strict mode)", src, pos
+            )
         return LENIENT_GLYPHS[char]
     return char
 
@@ -197,7 +208,9 @@ def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, 
         start = pos
         pos, index = _parse_uint(src, _ws(src, pos + 1, strict), "field index", strict)
         if index <= last:
-            raise fail(NOTATION, f"field indices must be strictly ascending: {index} after {last}", src, start)
+            raise fail(
+                NOTATION, f"field indices must be strictly ascending: {index} after {last}", src, start
+            )
         last = index
         if src[pos] in WS:
             pos = _sep(src, pos, strict)

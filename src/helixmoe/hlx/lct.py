@@ -183,7 +183,9 @@ def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, 
         start = pos
         pos, index = _parse_uint(src, pos, "field index", strict)
         if index <= last:
-            raise fail(NOTATION, f"field indices must be strictly ascending: {index} after {last}", src, start)
+            raise fail(
+                NOTATION, f"field indices must be strictly ascending: {index} after {last}", src, start
+            )
         last = index
         pos = skip_ws(src, pos)
         if src[pos] != "=":

@@ -86,7 +86,9 @@ def too_deep(notation: str, src: str, pos: int) -> HLXError:
 def check_size(notation: str, src: str | bytes) -> None:
     """Reject inputs over the 1 MiB limit of spec §1 before doing any work on them."""
     n = len(src)
-    if n > MAX_SIZE or (isinstance(src, str) and n * 4 > MAX_SIZE and len(src.encode("utf-8", "surrogatepass")) > MAX_SIZE):
+    if n > MAX_SIZE or (
+        isinstance(src, str) and n * 4 > MAX_SIZE and len(src.encode("utf-8", "surrogatepass")) > MAX_SIZE
+    ):
         raise HLXError(notation, f"input is larger than the 1 MiB limit ({n} characters)")
 
 
@@ -112,7 +114,9 @@ def parse_number(src: str, pos: int, notation: str, strict: bool) -> tuple[int, 
         or (frac is not None and len(frac) > 2 and frac[-1] == "0")  # 0.50
         or (exp is not None and exp[0] == "E")  # 1E5
     ):
-        raise fail(notation, f"non-canonical number {text!r} (strict mode; spec §2 lists it as lenient)", src, pos)
+        raise fail(
+            notation, f"non-canonical number {text!r} (strict mode; spec §2 lists it as lenient)", src, pos
+        )
     number = float(text)
     if not math.isfinite(number):
         raise fail(notation, f"float {text} overflows binary64", src, pos)
@@ -137,7 +141,9 @@ def parse_uint(src: str, pos: int, what: str, notation: str, strict: bool) -> tu
     return m.end(), value
 
 
-def parse_string(src: str, pos: int, notation: str, strict: bool, ascii_only: bool = False) -> tuple[int, str]:
+def parse_string(
+    src: str, pos: int, notation: str, strict: bool, ascii_only: bool = False
+) -> tuple[int, str]:
     """Parse a ``"..."`` string at ``pos`` (spec §2).
 
     ``strict`` rejects the lenient ``\\xHH`` escape; ``ascii_only`` rejects raw characters above 0x7E
@@ -159,7 +165,12 @@ def parse_string(src: str, pos: int, notation: str, strict: bool, ascii_only: bo
         if ascii_only and content:
             above = _ABOVE_ASCII_RE.search(content)
             if above is not None:
-                raise fail(notation, "raw non-ASCII character (above 0x7E) in an ASCII notation (use \\uXXXX)", src, pos + above.start())
+                raise fail(
+                    notation,
+                    "raw non-ASCII character (above 0x7E) in an ASCII notation (use \\uXXXX)",
+                    src,
+                    pos + above.start(),
+                )
         chunks.append(content)
         pos = m.end()
         if term == '"':

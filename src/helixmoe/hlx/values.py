@@ -69,7 +69,9 @@ class Contract:
             if type(idx) is not int or idx < 0 or idx > INT_MAX:
                 raise HLXError("value", f"contract field index must be a non-negative int, got {idx!r}")
             if idx <= last:
-                raise HLXError("value", f"contract field indices must be strictly ascending: @{idx} after @{last}")
+                raise HLXError(
+                    "value", f"contract field indices must be strictly ascending: @{idx} after @{last}"
+                )
             last = idx
         object.__setattr__(self, "fields", fields)
 

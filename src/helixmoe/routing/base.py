@@ -61,7 +61,7 @@ class Router(Protocol):
     def route(self, text: str) -> RouteDecision: ...
 
 
-ROUTERS: dict[str, Callable[..., Any]] = {}
+ROUTERS: dict[str, Any] = {}
 
 
 def register_router(kind: str) -> Callable[[type], type]:
@@ -80,7 +80,9 @@ def build_router(kind: str, **kwargs: Any) -> Any:
     try:
         cls = ROUTERS[kind.lower()]
     except KeyError:
-        raise ConfigError(f"unknown router kind {kind!r}; expected one of {', '.join(sorted(ROUTERS))}") from None
+        raise ConfigError(
+            f"unknown router kind {kind!r}; expected one of {', '.join(sorted(ROUTERS))}"
+        ) from None
     return cls(**kwargs)
 
 
@@ -99,7 +101,9 @@ def load_router(directory: str | Path, **parts: Any) -> Any:
         meta = json.loads(path.read_text(encoding="utf-8"))
         kind = meta["kind"]
     except FileNotFoundError:
-        raise SystemLoadError(f"no router at {path} (train one with: helixmoe train --stage router)") from None
+        raise SystemLoadError(
+            f"no router at {path} (train one with: helixmoe train --stage router)"
+        ) from None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise SystemLoadError(f"unreadable router file {path}: {err}") from None
     if kind not in ROUTERS:

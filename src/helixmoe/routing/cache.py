@@ -29,7 +29,7 @@ class CachedRouter:
             self.hits += 1
             return cached
         self.misses += 1
-        decision = self.router.route(text)
+        decision: RouteDecision = self.router.route(text)
         self._cache[text] = decision
         if len(self._cache) > self.maxsize:
             self._cache.popitem(last=False)

@@ -40,23 +40,26 @@ class CascadeRouter:
         self.experts = tuple(first.experts)
 
     def route(self, text: str) -> RouteDecision:
-        decision = self.first.route(text)
+        decision: RouteDecision = self.first.route(text)
         if decision.confidence >= self.threshold:
             return replace(decision, router=f"cascade>{decision.router}")
         if self.second is not None:
-            second = self.second.route(text)
+            second: RouteDecision = self.second.route(text)
             if second.confidence >= self.abstain:
                 return replace(second, router=f"cascade>{decision.router}>{second.router}")
             decision = second
         elif decision.confidence >= self.abstain:
             return replace(decision, router=f"cascade>{decision.router}")
-        return RouteDecision(self.default, decision.confidence, decision.scores, f"cascade>{decision.router}", True)
+        return RouteDecision(
+            self.default, decision.confidence, decision.scores, f"cascade>{decision.router}", True
+        )
 
     def calibrate(self, texts: Sequence[str], labels: Sequence[str], target: float = 0.995) -> float:
         """Set :attr:`threshold` from validation pairs; returns it."""
         decisions = [self.first.route(t) for t in texts]
-        self.threshold = calibrate_threshold([d.confidence for d in decisions],
-                                             [d.expert == y for d, y in zip(decisions, labels)], target)
+        self.threshold = calibrate_threshold(
+            [d.confidence for d in decisions], [d.expert == y for d, y in zip(decisions, labels)], target
+        )
         return self.threshold
 
     def save(self, directory: str | Path) -> None:
@@ -64,19 +67,31 @@ class CascadeRouter:
         self.first.save(directory / "first")
         if self.second is not None:
             self.second.save(directory / "second")
-        meta = {"kind": self.kind, "threshold": self.threshold, "abstain": self.abstain, "default": self.default,
-                "has_second": self.second is not None}
+        meta = {
+            "kind": self.kind,
+            "threshold": self.threshold,
+            "abstain": self.abstain,
+            "default": self.default,
+            "has_second": self.second is not None,
+        }
         write_json_atomic(directory / "router.json", meta)
 
     @classmethod
     def load(cls, directory: Path, meta: dict[str, Any], **parts: Any) -> CascadeRouter:
         first = load_router(directory / "first", **parts)
         second = load_router(directory / "second", **parts) if meta.get("has_second") else None
-        return cls(first=first, second=second, threshold=meta["threshold"], abstain=meta["abstain"],
-                   default=meta["default"])
+        return cls(
+            first=first,
+            second=second,
+            threshold=meta["threshold"],
+            abstain=meta["abstain"],
+            default=meta["default"],
+        )
 
 
-def calibrate_threshold(confidences: Sequence[float], correct: Sequence[bool], target: float = 0.995) -> float:
+def calibrate_threshold(
+    confidences: Sequence[float], correct: Sequence[bool], target: float = 0.995
+) -> float:
     """The lowest threshold t with accuracy(decisions with confidence ≥ t) ≥ ``target``.
 
     Walks the decisions from most to least confident and keeps the last point where the running

@@ -31,8 +31,16 @@ __all__ = ["ClassifierRouter", "fit_temperature"]
 # (name, TfidfVectorizer keyword arguments) of each feature block
 _BLOCKS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("char", {"analyzer": "char_wb", "ngram_range": (1, 4), "lowercase": True, "max_features": 60000}),
-    ("word", {"analyzer": "word", "ngram_range": (1, 2), "lowercase": True, "max_features": 30000,
-              "token_pattern": r"(?u)\b\w[\w-]*\b"}),
+    (
+        "word",
+        {
+            "analyzer": "word",
+            "ngram_range": (1, 2),
+            "lowercase": True,
+            "max_features": 30000,
+            "token_pattern": r"(?u)\b\w[\w-]*\b",
+        },
+    ),
 )
 
 
@@ -109,7 +117,9 @@ class ClassifierRouter:
         from sklearn.linear_model import LogisticRegression
 
         if len(texts) != len(labels) or not texts:
-            raise DataError(f"router training needs equal, non-empty texts and labels ({len(texts)} vs {len(labels)})")
+            raise DataError(
+                f"router training needs equal, non-empty texts and labels ({len(texts)} vs {len(labels)})"
+            )
         if len(set(labels)) < 2:
             raise DataError("router training needs at least two experts in the labels")
         docs = [normalise(t) for t in texts]
@@ -147,13 +157,15 @@ class ClassifierRouter:
             vals += v
         if not idx:
             return self.intercept.copy()
-        return self.coef[:, idx] @ np.asarray(vals, dtype=np.float32) + self.intercept
+        logits: np.ndarray = self.coef[:, idx] @ np.asarray(vals, dtype=np.float32) + self.intercept  # (C,)
+        return logits
 
     def probabilities(self, text: str) -> np.ndarray:
         """Calibrated probabilities ``(C,)``, in the order of :attr:`experts`."""
         z = self.logits(text) / self.temperature
         z = np.exp(z - z.max())
-        return z / z.sum()
+        probs: np.ndarray = z / z.sum()
+        return probs
 
     def route(self, text: str) -> RouteDecision:
         probs = self.probabilities(text)
@@ -172,8 +184,12 @@ class ClassifierRouter:
         for i, (params, vocab, idf) in enumerate(self._specs):
             tensors[f"idf.{i}"] = np.asarray(idf, dtype=np.float32)
             ordered = sorted(vocab, key=vocab.__getitem__)
-            blocks.append({"params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
-                           "vocabulary": ordered})
+            blocks.append(
+                {
+                    "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+                    "vocabulary": ordered,
+                }
+            )
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".safetensors.tmp")
         os.close(fd)
         try:
@@ -182,7 +198,12 @@ class ClassifierRouter:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        meta = {"kind": self.kind, "classes": list(self.experts), "temperature": self.temperature, "blocks": blocks}
+        meta = {
+            "kind": self.kind,
+            "classes": list(self.experts),
+            "temperature": self.temperature,
+            "blocks": blocks,
+        }
         write_json_atomic(directory / "router.json", meta)
 
     @classmethod
@@ -197,8 +218,13 @@ class ClassifierRouter:
                 params = {k: tuple(v) if isinstance(v, list) else v for k, v in block["params"].items()}
                 vocab = {gram: j for j, gram in enumerate(block["vocabulary"])}
                 blocks.append((params, vocab, tensors[f"idf.{i}"]))
-            return cls(classes=meta["classes"], blocks=blocks, coef=tensors["coef"],
-                       intercept=tensors["intercept"], temperature=meta.get("temperature", 1.0))
+            return cls(
+                classes=meta["classes"],
+                blocks=blocks,
+                coef=tensors["coef"],
+                intercept=tensors["intercept"],
+                temperature=meta.get("temperature", 1.0),
+            )
         except (OSError, KeyError, ValueError, TypeError) as err:
             raise SystemLoadError(f"cannot load the classifier router from {directory}: {err}") from None
 

@@ -39,7 +39,9 @@ class CoordinatorRouter:
 
     def route(self, text: str) -> RouteDecision:
         if self.scorer is None:
-            raise SystemLoadError("the coordinator router has no model attached (load it through HelixMoE.load)")
+            raise SystemLoadError(
+                "the coordinator router has no model attached (load it through HelixMoE.load)"
+            )
         logliks = list(self.scorer(self.prompt.format(text=text), self.experts))
         top = max(logliks)
         weights = [math.exp(v - top) for v in logliks]
@@ -50,11 +52,15 @@ class CoordinatorRouter:
         return RouteDecision(self.experts[best], probs[best], scores, self.kind)
 
     def save(self, directory: str | Path) -> None:
-        write_json_atomic(Path(directory) / "router.json",
-                          {"kind": self.kind, "experts": list(self.experts), "prompt": self.prompt})
+        write_json_atomic(
+            Path(directory) / "router.json",
+            {"kind": self.kind, "experts": list(self.experts), "prompt": self.prompt},
+        )
 
     @classmethod
-    def load(cls, directory: Path, meta: dict[str, Any], *, scorer: Scorer | None = None, **_: Any) -> CoordinatorRouter:
+    def load(
+        cls, directory: Path, meta: dict[str, Any], *, scorer: Scorer | None = None, **_: Any
+    ) -> CoordinatorRouter:
         if scorer is None:
             raise SystemLoadError(f"{directory}: the coordinator router needs the coordinator model (scorer)")
         return cls(scorer=scorer, experts=meta["experts"], prompt=meta.get("prompt", ROUTE_PROMPT))

@@ -30,7 +30,9 @@ _MENTION_RE = re.compile(
 )
 
 
-_ALL_RE = re.compile(r"\b(?:each|every|all|all four|all the)\s+(?:notations?|formats?|forms?)\b", re.IGNORECASE)
+_ALL_RE = re.compile(
+    r"\b(?:each|every|all|all four|all the)\s+(?:notations?|formats?|forms?)\b", re.IGNORECASE
+)
 
 
 def _tag(notation: str) -> str:

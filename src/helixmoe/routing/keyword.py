@@ -61,7 +61,12 @@ class KeywordRouter:
         return RouteDecision(chosen, 1.0, scores, self.kind)
 
     def save(self, directory: str | Path) -> None:
-        meta = {"kind": self.kind, "rules": self.rules, "default": self.default, "experts": list(self.experts)}
+        meta = {
+            "kind": self.kind,
+            "rules": self.rules,
+            "default": self.default,
+            "experts": list(self.experts),
+        }
         write_json_atomic(Path(directory) / "router.json", meta)
 
     @classmethod

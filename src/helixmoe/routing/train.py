@@ -58,8 +58,11 @@ def train_routers(
     texts, labels = [e.prompt for e in train], [e.expert for e in train]
     val_texts, val_labels = [e.prompt for e in val], [e.expert for e in val]
     classifier = ClassifierRouter.fit(texts, labels, val_texts=val_texts, val_labels=val_labels)
-    metrics: dict[str, Any] = {"train_examples": len(texts), "val_examples": len(val_texts),
-                               "temperature": classifier.temperature}
+    metrics: dict[str, Any] = {
+        "train_examples": len(texts),
+        "val_examples": len(val_texts),
+        "temperature": classifier.temperature,
+    }
     if val_texts:
         metrics["val_classifier_accuracy"] = _accuracy(classifier, val_texts, val_labels)
     router: Any = classifier
@@ -69,11 +72,13 @@ def train_routers(
         if val_texts:
             metrics["cascade_threshold"] = router.calibrate(val_texts, val_labels, target)
             metrics["escalation_rate"] = sum(
-                classifier.route(t).confidence < router.threshold for t in val_texts) / len(val_texts)
+                classifier.route(t).confidence < router.threshold for t in val_texts
+            ) / len(val_texts)
     router.save(out)
     intent_labels = [intent_label(e.meta) for e in train]
-    intent = ClassifierRouter.fit(texts, intent_labels, val_texts=val_texts,
-                                  val_labels=[intent_label(e.meta) for e in val])
+    intent = ClassifierRouter.fit(
+        texts, intent_labels, val_texts=val_texts, val_labels=[intent_label(e.meta) for e in val]
+    )
     intent.save(out / "intent")
     if val_texts:
         metrics["val_intent_accuracy"] = _accuracy(intent, val_texts, [intent_label(e.meta) for e in val])
@@ -84,4 +89,4 @@ def train_routers(
 
 
 def _accuracy(router: Any, texts: Sequence[str], labels: Sequence[str]) -> float:
-    return sum(router.route(t).expert == y for t, y in zip(texts, labels)) / max(1, len(texts))
+    return float(sum(router.route(t).expert == y for t, y in zip(texts, labels)) / max(1, len(texts)))

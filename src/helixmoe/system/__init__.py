@@ -1,9 +1,9 @@
 """The ``HelixMoE`` system: load a trained system directory, route, answer, verify (layer 2).
 
-    from helixmoe.system import HelixMoE
-    moe = HelixMoE.load()                       # the built-in default system
-    moe.query("Convert to LC-R: [1, 2, 3]")     # '🜃1, 2, 3🜄'
-    moe.route_request("Convert to LC-T: null")  # {'specialist': 'ascii', 'response': 'NULL', ...}
+from helixmoe.system import HelixMoE
+moe = HelixMoE.load()                       # the built-in default system
+moe.query("Convert to LC-R: [1, 2, 3]")     # '🜃1, 2, 3🜄'
+moe.route_request("Convert to LC-T: null")  # {'specialist': 'ascii', 'response': 'NULL', ...}
 """
 
 from helixmoe.system.answer import Answer

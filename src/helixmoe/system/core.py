@@ -86,7 +86,9 @@ class HelixMoE:
         root = Path(path) if path is not None else default_system_path()
         if not (root / "system.yaml").is_file():  # before importing torch: a typo should fail fast
             if path is None:
-                raise SystemLoadError(f"the built-in system is missing at {root}; rebuild it with: make default-system")
+                raise SystemLoadError(
+                    f"the built-in system is missing at {root}; rebuild it with: make default-system"
+                )
             what = "does not exist" if not root.exists() else "is not a system directory (no system.yaml)"
             raise SystemLoadError(f"{root} {what}")
         from helixmoe.models.layout import load_system
@@ -100,8 +102,16 @@ class HelixMoE:
         intent = load_router(intent_dir) if (intent_dir / "router.json").is_file() else None
         if cache_size:
             chosen = CachedRouter(chosen, cache_size)
-        return cls(pool=pool, router=chosen, verifier=Verifier(intent), config=loaded.config, root=root,
-                   verify=verify, constrained=constrained, max_new_tokens=max_new_tokens)
+        return cls(
+            pool=pool,
+            router=chosen,
+            verifier=Verifier(intent),
+            config=loaded.config,
+            root=root,
+            verify=verify,
+            constrained=constrained,
+            max_new_tokens=max_new_tokens,
+        )
 
     @property
     def experts(self) -> list[str]:
@@ -172,19 +182,28 @@ class HelixMoE:
         t4 = time.perf_counter()
         per_row = 1000.0 / max(1, len(texts))
         for a in answers:
-            a.timings = {"route": (t1 - t0) * per_row, "generate": (t3 - t2) * per_row,
-                         "verify": ((t2 - t1) + (t4 - t3)) * per_row, "total": (t4 - t0) * per_row}
+            a.timings = {
+                "route": (t1 - t0) * per_row,
+                "generate": (t3 - t2) * per_row,
+                "verify": ((t2 - t1) + (t4 - t3)) * per_row,
+                "total": (t4 - t0) * per_row,
+            }
         return answers
 
-    def _verify(self, texts: Sequence[str], answers: list[Answer], checks: list[Check], policy: str,
-                batch_size: int) -> None:
+    def _verify(
+        self, texts: Sequence[str], answers: list[Answer], checks: list[Check], policy: str, batch_size: int
+    ) -> None:
         for a, c in zip(answers, checks):
             a.verified = c.verify(a.text) if c.checkable else None
         if policy in ("retry", "oracle"):
             failed = [i for i, a in enumerate(answers) if a.verified is False]
             if failed:
-                again = self._generate([texts[i] for i in failed], [answers[i].expert for i in failed],
-                                       [checks[i].target for i in failed], batch_size)
+                again = self._generate(
+                    [texts[i] for i in failed],
+                    [answers[i].expert for i in failed],
+                    [checks[i].target for i in failed],
+                    batch_size,
+                )
                 for i, text in zip(failed, again):
                     if checks[i].verify(text):
                         answers[i].text, answers[i].verified, answers[i].fallback_used = text, True, "retry"
@@ -193,8 +212,9 @@ class HelixMoE:
                 if a.verified is False and (oracle := c.oracle_answer()) is not None:
                     a.text, a.verified, a.fallback_used = oracle, True, "oracle"
 
-    def _generate(self, texts: Sequence[str], experts: Sequence[str], targets: Sequence[str | None],
-                  batch_size: int) -> list[str]:
+    def _generate(
+        self, texts: Sequence[str], experts: Sequence[str], targets: Sequence[str | None], batch_size: int
+    ) -> list[str]:
         """Greedy answers, one expert per row; rows with a target notation decode under its grammar."""
         from helixmoe.models.template import encode_prompt
 
@@ -210,7 +230,9 @@ class HelixMoE:
                 from helixmoe.system.constrain import grammar_processor
 
                 kwargs["logits_processor"] = grammar_processor(tok, chunk_targets, max(limits))
-            ids = self.pool.generate_ids(rows, list(experts[start : start + batch_size]), max(limits), **kwargs)
+            ids = self.pool.generate_ids(
+                rows, list(experts[start : start + batch_size]), max(limits), **kwargs
+            )
             for row, cap, target in zip(ids, limits, chunk_targets):
                 # a grammar-constrained row was budgeted to finish within max(limits): never cut it
                 kept = row if target is not None else row[:cap]
@@ -229,7 +251,11 @@ def _pick_router(directory: Path, kind: str | None, experts: Sequence[str], scor
     saved = load_router(directory, scorer=scorer)
     if kind is None or kind == saved.kind:
         return saved
-    if kind == "classifier" and getattr(saved, "first", None) is not None and saved.first.kind == "classifier":
+    if (
+        kind == "classifier"
+        and getattr(saved, "first", None) is not None
+        and saved.first.kind == "classifier"
+    ):
         return saved.first
     if kind == "coordinator" and scorer is not None:
         from helixmoe.routing import CoordinatorRouter
