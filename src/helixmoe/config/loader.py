@@ -19,13 +19,13 @@ import difflib
 import os
 import re
 import tempfile
+import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tomllib
 import yaml
 from pydantic import BaseModel, ValidationError
 
