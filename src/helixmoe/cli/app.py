@@ -25,10 +25,12 @@ app = typer.Typer(
 # One line per command module; each defines ``register(app)``.
 _COMMAND_MODULES = (
     "helixmoe.cli.hlx_cmds",
-    "helixmoe.cli.demo",
     "helixmoe.cli.corpus",
+    "helixmoe.cli.train",
+    "helixmoe.cli.moe",
     "helixmoe.cli.query_cmds",
     "helixmoe.cli.eval_cmds",
+    "helixmoe.cli.demo",
 )
 
 

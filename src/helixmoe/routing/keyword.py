@@ -48,6 +48,8 @@ class KeywordRouter:
         self.experts = tuple(experts) if experts is not None else tuple(dict.fromkeys(names))
 
     def route(self, text: str) -> RouteDecision:
+        if not self.rules and len(self.experts) == 1:  # a one-expert system: no decision to make
+            return RouteDecision(self.default, 1.0, {self.default: 1.0}, self.kind)
         lowered = text.lower()
         scores = {name: 0.0 for name in self.experts}
         chosen = None

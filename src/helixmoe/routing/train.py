@@ -19,6 +19,7 @@ from helixmoe.routing.base import write_json_atomic
 from helixmoe.routing.cascade import CascadeRouter
 from helixmoe.routing.classifier import ClassifierRouter
 from helixmoe.routing.coordinator import CoordinatorRouter
+from helixmoe.routing.keyword import KeywordRouter
 
 __all__ = ["intent_label", "train_routers"]
 
@@ -57,6 +58,17 @@ def train_routers(
     start = time.perf_counter()
     texts, labels = [e.prompt for e in train], [e.expert for e in train]
     val_texts, val_labels = [e.prompt for e in val], [e.expert for e in val]
+    if len(set(labels)) == 1:  # one expert: nothing to learn, every request goes to it
+        only = labels[0]
+        KeywordRouter(rules=[], default=only, experts=[only]).save(out)
+        _fit_intent(train, val, out)
+        metrics = {
+            "single_expert": only,
+            "train_examples": len(texts),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        write_json_atomic(out / "metrics.json", metrics)
+        return metrics
     classifier = ClassifierRouter.fit(texts, labels, val_texts=val_texts, val_labels=val_labels)
     metrics: dict[str, Any] = {
         "train_examples": len(texts),
@@ -75,17 +87,26 @@ def train_routers(
                 classifier.route(t).confidence < router.threshold for t in val_texts
             ) / len(val_texts)
     router.save(out)
-    intent_labels = [intent_label(e.meta) for e in train]
-    intent = ClassifierRouter.fit(
-        texts, intent_labels, val_texts=val_texts, val_labels=[intent_label(e.meta) for e in val]
-    )
-    intent.save(out / "intent")
-    if val_texts:
-        metrics["val_intent_accuracy"] = _accuracy(intent, val_texts, [intent_label(e.meta) for e in val])
+    intent_accuracy = _fit_intent(train, val, out)
+    if intent_accuracy is not None:
+        metrics["val_intent_accuracy"] = intent_accuracy
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     write_json_atomic(out / "metrics.json", metrics)
     logger.info("router stage: %s", metrics)
     return metrics
+
+
+def _fit_intent(train: Sequence[Any], val: Sequence[Any], out: Path) -> float | None:
+    """Fit and save the intent model (prompt -> target notation); ``None`` when there is one target only."""
+    labels = [intent_label(e.meta) for e in train]
+    if len(set(labels)) < 2:
+        return None
+    val_texts, val_labels = [e.prompt for e in val], [intent_label(e.meta) for e in val]
+    intent = ClassifierRouter.fit(
+        [e.prompt for e in train], labels, val_texts=val_texts, val_labels=val_labels
+    )
+    intent.save(out / "intent")
+    return _accuracy(intent, val_texts, val_labels) if val_texts else None
 
 
 def _accuracy(router: Any, texts: Sequence[str], labels: Sequence[str]) -> float:

@@ -1,0 +1,119 @@
+"""Training benchmark: CPU tokens/s (tiny base, LoRA), whole tiny pipeline wall time, exact match per expert.
+
+Usage::
+
+    python benchmarks/bench_training.py                       # tokens/s of the tiny base and of LoRA (~1 min)
+    python benchmarks/bench_training.py --full                # + the whole pipeline of configs/hlx-tiny.yaml
+    python benchmarks/bench_training.py --system systems/hlx-tiny   # exact match of an existing system only
+
+Tokens/s counts real (non-padding) tokens of the training batches over the Trainer's ``train_runtime``.
+Exact match is each expert on its own slice of the ``test`` and ``ood`` splits (oracle routing), graded by
+the task families. Every figure printed is measured by this script on the machine it runs on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, float]:
+    import torch
+    from peft import get_peft_model
+
+    from helixmoe.config import LoRAConfig, load_config
+    from helixmoe.config.training import PhaseConfig
+    from helixmoe.models.base import build_base
+    from helixmoe.models.experts import lora_to_peft
+    from helixmoe.models.tokenizer import train_tokenizer
+    from helixmoe.tasks import generate
+    from helixmoe.training.arguments import build_training_arguments
+    from helixmoe.training.data import EncodedDataset, TextPair, make_collator
+    from helixmoe.training.harness import HelixTrainer
+
+    torch.set_num_threads(threads)
+    cfg = load_config(REPO / "configs" / "hlx-tiny.yaml")
+    examples = generate(steps * batch_size, 0, None, "train", experts=list(cfg.experts))
+    tok = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], cfg.tokenizer.scheme)
+    pairs = [TextPair(e.prompt, e.response) for e in examples]
+    training = cfg.training.model_copy(update={"progress_bars": False, "report_to": []})
+    phase = PhaseConfig(max_steps=steps, batch_size=batch_size, lr=1e-3)
+    out: dict[str, float] = {}
+    for kind in ("base", "lora"):
+        model = build_base(cfg.model.size or "tiny", tok, cfg.model.max_seq_len, 0)
+        if kind == "lora":
+            model = get_peft_model(model, lora_to_peft(cfg.lora if cfg.lora else LoRAConfig()))
+        data = EncodedDataset(
+            tok, pairs, max_len=cfg.model.max_seq_len, response_only=kind == "lora", skip_long=True
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            args = build_training_arguments(training, phase, tmp, has_eval=False, exact_match=False)
+            args.save_strategy = "no"
+            trainer = HelixTrainer(
+                model=model, args=args, train_dataset=data, data_collator=make_collator(tok)
+            )
+            result = trainer.train()
+        tokens = (
+            data.num_tokens / len(data) * batch_size * steps
+        )  # mean real tokens per example x examples seen
+        out[f"{kind}_tokens_per_s"] = tokens / result.metrics["train_runtime"]
+        out[f"{kind}_params_trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return out
+
+
+def _full(config: Path, output: Path, overrides: list[str], eval_limit: int) -> dict[str, object]:
+    from helixmoe.config import load_config
+    from helixmoe.training.pipeline import train_system
+
+    cfg = load_config(config, overrides)
+    started = time.perf_counter()
+    summary = train_system(cfg, output, final_eval_limit=eval_limit)
+    return {
+        "pipeline_wall_s": time.perf_counter() - started,
+        "exact_match": summary.get("exact_match"),
+        "stages": summary["stages"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the throughput runs")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--full", action="store_true", help="also train the whole tiny pipeline and grade it")
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "hlx-tiny.yaml")
+    parser.add_argument("--output", type=Path, default=REPO / "systems" / "bench-hlx-tiny")
+    parser.add_argument("--system", type=Path, help="only grade this existing system directory")
+    parser.add_argument("--eval-limit", type=int, default=200)
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides for --full")
+    args = parser.parse_args(argv)
+
+    from helixmoe.training.report import evaluate_experts, format_table
+
+    results: dict[str, object] = {}
+    if args.system is not None:
+        results["exact_match"] = evaluate_experts(
+            args.system, args.system / ".train" / "corpus", limit=args.eval_limit
+        )
+    else:
+        results["throughput"] = _throughput(args.threads, args.steps, args.batch_size)
+        print(json.dumps(results["throughput"], indent=2))
+        if args.full:
+            results.update(_full(args.config, args.output, args.overrides, args.eval_limit))
+            print(f"pipeline wall time: {results['pipeline_wall_s']:.0f} s")
+    if results.get("exact_match"):
+        print(format_table(results["exact_match"]))  # type: ignore[arg-type]
+    print(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""What every training stage receives: the resolved config, the system layout, the work dir and the clock.
+
+Owns the shared run state of one ``helixmoe train`` invocation: where the corpus and the Trainer run
+directories live (``<system>/.train/``, hidden so system loaders ignore it), the wall-clock deadline shared
+by the stages, which stages/experts are finished (``.train/state.json``, so ``--resume`` skips them), and
+the metric sinks every phase appends to (``reports/training_metrics.jsonl``, ``reports/training_curves.png``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accelerate import PartialState
+
+from helixmoe.config import SystemConfig
+from helixmoe.models.layout import SystemLayout
+from helixmoe.training.checkpoints import write_json_atomic
+
+__all__ = ["StageContext", "process_state"]
+
+logger = logging.getLogger(__name__)
+
+
+def process_state() -> PartialState:
+    """The accelerate process state, created CPU-aware on first use.
+
+    ``PartialState`` is a process-wide singleton: whoever creates it first decides the backend. Created
+    with the default ``cpu=False`` on a machine without CUDA it reports a single process even under
+    ``torchrun``/``accelerate launch``, and the Trainer then inherits that. So every stage asks here, with
+    ``cpu=True`` when there is no CUDA or ``ACCELERATE_USE_CPU`` is set (gloo backend across processes).
+    """
+    import os
+
+    import torch
+
+    cpu = (
+        os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+        or not torch.cuda.is_available()
+    )
+    return PartialState(cpu=cpu)
+
+
+@dataclass
+class StageContext:
+    """Shared state of the stages of one training invocation.
+
+    Attributes:
+        config: the resolved system config (already saved as ``system.yaml``).
+        layout: paths of the system directory being written.
+        resume: continue from checkpoints and skip finished stages/experts.
+        deadline: ``time.monotonic()`` value at which the whole invocation must stop (``None`` = none).
+        experts: restrict the experts stage to these names (``None`` = all in the config).
+        results: per-stage summaries, written to ``reports/training_summary.json``.
+        interrupted: a SIGINT/SIGTERM stopped a phase; the remaining stages are skipped.
+    """
+
+    config: SystemConfig
+    layout: SystemLayout
+    resume: bool = False
+    deadline: float | None = None
+    experts: list[str] | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def work_dir(self) -> Path:
+        return self.layout.root / ".train"
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.work_dir / "corpus"
+
+    def run_dir(self, *parts: str) -> Path:
+        """Trainer ``output_dir`` of one phase run (``.train/runs/<parts...>``)."""
+        return self.work_dir.joinpath("runs", *parts)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.layout.reports_dir / "training_metrics.jsonl"
+
+    @property
+    def plot_path(self) -> Path:
+        return self.layout.reports_dir / "training_curves.png"
+
+    def remaining_s(self) -> float | None:
+        """Seconds left before the deadline (``None`` = unlimited; never below 1 s)."""
+        if self.deadline is None:
+            return None
+        return max(1.0, self.deadline - time.monotonic())
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def finished(self, stopped_by: str) -> bool:
+        """Whether a phase that stopped this way is complete (else ``--resume`` continues its checkpoints).
+
+        A signal never finishes a phase; a budget stop finishes it only when it was the phase's own share
+        (the base's), not the end of the whole invocation's budget.
+        """
+        return stopped_by != "signal" and not (stopped_by == "budget" and self.out_of_time())
+
+    def record(self, key: str, summary: dict[str, Any]) -> None:
+        """Mark ``key`` done with ``summary`` if its phase :meth:`finished`."""
+        if self.finished(str(summary.get("stopped_by", "completed"))):
+            self.mark_done(key, summary)
+
+    # -- finished-work bookkeeping (``--resume`` skips what is recorded here) --
+
+    def _state_file(self) -> Path:
+        return self.work_dir / "state.json"
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._state_file().read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def is_done(self, key: str) -> bool:
+        """Whether ``key`` (``"base"``, ``"experts/ascii"``...) finished in an earlier resumed run."""
+        return self.resume and bool(self._state().get(key))
+
+    def mark_done(self, key: str, summary: dict[str, Any] | None = None) -> None:
+        state = self._state()
+        state[key] = summary or True
+        write_json_atomic(self._state_file(), state)
+
+    def forget(self, key: str) -> None:
+        state = self._state()
+        if state.pop(key, None) is not None:
+            write_json_atomic(self._state_file(), state)

@@ -1,0 +1,96 @@
+"""Training examples as token tensors: prompt+response encoding, response-only labels, padding collator.
+
+Owns the one rule that matters for expert fine-tuning: the loss is on the response only (prompt positions
+get label ``-100``, via the shared prompt template :func:`helixmoe.models.template.encode_example`), while
+base pretraining (``response_only=False``) learns every token of prompt + response. Padding and
+batching reuse HF ``DataCollatorForSeq2Seq`` (pads ``labels`` with ``-100``), which works for decoder-only
+models as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import DataCollatorForSeq2Seq
+
+from helixmoe.errors import DataError
+from helixmoe.models.template import IGNORE_INDEX, encode_example
+
+__all__ = ["EncodedDataset", "TextPair", "encode_pair", "make_collator"]
+
+
+@dataclass(frozen=True)
+class TextPair:
+    """One example as text: the user's prompt (no template) and the reference response."""
+
+    prompt: str
+    response: str
+
+
+def encode_pair(
+    tokenizer: Any, pair: TextPair, *, max_len: int, response_only: bool = True
+) -> dict[str, list[int]]:
+    """Token ids of the templated ``prompt + response + EOS`` (:mod:`helixmoe.models.template`) with labels.
+
+    Labels are ``-100`` on the prompt when ``response_only`` (expert fine-tuning), else every token
+    (base pretraining).
+
+    Raises:
+        DataError: no EOS token, or the example does not fit in ``max_len`` tokens (truncating would
+            teach a cut answer that never stops).
+    """
+    encoded = encode_example(tokenizer, pair.prompt, pair.response, max_length=max_len)
+    labels = encoded.labels if response_only else list(encoded.input_ids)
+    return {"input_ids": encoded.input_ids, "attention_mask": [1] * len(encoded.input_ids), "labels": labels}
+
+
+class EncodedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    """A map-style dataset of pre-encoded examples (see :func:`encode_pair`).
+
+    Examples longer than ``max_len`` are dropped with a count in ``skipped`` when ``skip_long`` is set,
+    otherwise they raise :class:`~helixmoe.errors.DataError`.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        pairs: Sequence[TextPair],
+        *,
+        max_len: int,
+        response_only: bool = True,
+        skip_long: bool = False,
+    ) -> None:
+        self.rows: list[dict[str, list[int]]] = []
+        self.skipped = 0
+        for pair in pairs:
+            try:
+                self.rows.append(encode_pair(tokenizer, pair, max_len=max_len, response_only=response_only))
+            except DataError:
+                if not skip_long:
+                    raise
+                self.skipped += 1
+        if not self.rows:
+            raise DataError("no training example fits (empty slice or max_seq_len too small)")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.rows[index]
+
+    @property
+    def num_tokens(self) -> int:
+        """Total tokens over all rows (for throughput figures)."""
+        return sum(len(row["input_ids"]) for row in self.rows)
+
+
+def make_collator(tokenizer: Any) -> DataCollatorForSeq2Seq:
+    """Right-padding collator that pads ``labels`` with ``-100`` (the tokenizer must have a pad token)."""
+    if tokenizer.pad_token_id is None:
+        raise DataError("the tokenizer has no pad token")
+    return DataCollatorForSeq2Seq(
+        tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX, return_tensors="pt"
+    )

@@ -1,0 +1,188 @@
+"""The training harness: a Trainer with safe checkpoints and generative eval, plus the run wrapper.
+
+Owns the glue every Helix MoE training run shares, whatever the model (LoRA experts, the from-scratch base,
+the token-level MoE of :mod:`helixmoe.moe`):
+
+* :class:`GenerativeEvalMixin` adds metrics computed by generating (e.g. ``exact_match`` graded by the task
+  families) to the Trainer's evaluation, *before* they are logged, so they reach every sink, can be
+  ``metric_for_best_model`` (best-at-end by exact match, not loss) and drive ``EarlyStoppingCallback``.
+* :class:`HelixTrainer` = that mixin + :class:`~helixmoe.training.checkpoints.SafeCheckpointMixin` +
+  ``transformers.Trainer``.
+* :func:`harness_callbacks` builds the callback set from :class:`HarnessOptions`; :func:`run_trainer` resumes
+  from the last *complete* checkpoint when asked, trains, and reports why training stopped.
+
+To reuse with another Trainer: ``class MoETrainer(GenerativeEvalMixin, SafeCheckpointMixin, Trainer)``,
+pass ``callbacks=harness_callbacks(options)`` and call ``run_trainer(trainer, options)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
+
+from helixmoe.training.callbacks import (
+    GracefulStopCallback,
+    JsonlMetricsCallback,
+    PeriodicCheckpointCallback,
+    WallClockBudgetCallback,
+)
+from helixmoe.training.checkpoints import (
+    SafeCheckpointMixin,
+    discard_incomplete_checkpoints,
+    last_complete_checkpoint,
+)
+from helixmoe.training.metrics import CurvePlotCallback
+
+__all__ = [
+    "GenerativeEvalMixin",
+    "HarnessOptions",
+    "HelixTrainer",
+    "RunOutcome",
+    "harness_callbacks",
+    "run_trainer",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ``evaluator(model) -> {"exact_match": 0.97, ...}``; names get the ``eval_`` prefix.
+Evaluator = Callable[[Any], dict[str, float]]
+
+
+class GenerativeEvalMixin:
+    """Merge ``self.generative_evaluator(model)`` metrics into every evaluation's metrics dict."""
+
+    generative_evaluator: Evaluator | None = None
+
+    def evaluation_loop(
+        self,
+        dataloader: Any,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> Any:
+        output = super().evaluation_loop(  # type: ignore[misc]
+            dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
+        )
+        if self.generative_evaluator is not None:
+            model = self.accelerator.unwrap_model(self.model)  # type: ignore[attr-defined]
+            was_training = model.training
+            model.eval()
+            try:
+                extra = self.generative_evaluator(model)
+            finally:
+                model.train(was_training)
+            output.metrics.update({f"{metric_key_prefix}_{k}": float(v) for k, v in extra.items()})
+        return output
+
+
+class HelixTrainer(GenerativeEvalMixin, SafeCheckpointMixin, Trainer):
+    """``transformers.Trainer`` with manifest-stamped checkpoints and generation-based eval metrics.
+
+    Args:
+        generative_evaluator: optional ``model -> metrics`` callable run at every evaluation.
+        *args, **kwargs: passed to ``transformers.Trainer``.
+    """
+
+    def __init__(self, *args: Any, generative_evaluator: Evaluator | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generative_evaluator = generative_evaluator
+
+
+@dataclass
+class HarnessOptions:
+    """What the harness adds around one Trainer run (all optional but ``output_dir``)."""
+
+    output_dir: Path
+    """The Trainer's ``output_dir`` (holds ``checkpoint-N/``)."""
+    budget_s: float | None = None
+    """Wall-clock budget of this invocation in seconds; ``None`` = unlimited."""
+    checkpoint_every_s: float | None = None
+    """Also checkpoint every this many seconds; ``None`` = only at step-based saves."""
+    patience: int | None = None
+    """Early-stopping patience in evaluations (needs ``metric_for_best_model``); ``None`` = off."""
+    metrics_path: Path | None = None
+    """JSONL metrics sink; ``None`` = none."""
+    plot_path: Path | None = None
+    """Curve PNG redrawn from ``metrics_path`` at the end; ``None`` = none."""
+    phase: str = "train"
+    """Label of this run in the metrics file."""
+    handle_signals: bool = True
+    """Install the SIGINT/SIGTERM graceful-stop handlers."""
+    has_eval: bool = True
+    """Whether the run has an eval set (a budget or signal stop then evaluates before saving)."""
+    resume: bool = False
+    """Resume from the last complete checkpoint of ``output_dir`` (fresh start when there is none)."""
+
+
+@dataclass
+class RunOutcome:
+    """What happened in :func:`run_trainer`."""
+
+    stopped_by: str
+    """``completed``, ``budget``, ``signal`` or ``early_stopping``."""
+    global_step: int
+    best_metric: float | None
+    best_checkpoint: str | None
+    resumed_from: str | None
+    metrics: dict[str, float]
+
+
+def harness_callbacks(options: HarnessOptions) -> list[TrainerCallback]:
+    """The callbacks :class:`HarnessOptions` asks for, in the order they must run."""
+    callbacks: list[TrainerCallback] = []
+    if options.handle_signals:
+        callbacks.append(GracefulStopCallback(evaluate_on_stop=options.has_eval))
+    if options.budget_s is not None:
+        callbacks.append(WallClockBudgetCallback(options.budget_s, evaluate_on_stop=options.has_eval))
+    if options.checkpoint_every_s is not None:
+        callbacks.append(PeriodicCheckpointCallback(options.checkpoint_every_s))
+    if options.patience is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
+    if options.metrics_path is not None:
+        callbacks.append(JsonlMetricsCallback(options.metrics_path, phase=options.phase))
+        if options.plot_path is not None:
+            callbacks.append(CurvePlotCallback(options.metrics_path, options.plot_path, title=options.phase))
+    return callbacks
+
+
+def _stop_reason(trainer: Trainer) -> str:
+    by_type = {type(cb).__name__: cb for cb in trainer.callback_handler.callbacks}
+    if getattr(by_type.get("GracefulStopCallback"), "stopped", False):
+        return "signal"
+    if getattr(by_type.get("WallClockBudgetCallback"), "triggered", False):
+        return "budget"
+    early = by_type.get("EarlyStoppingCallback")
+    if early is not None and early.early_stopping_patience_counter >= early.early_stopping_patience:
+        return "early_stopping"
+    return "completed"
+
+
+def run_trainer(trainer: Trainer, options: HarnessOptions) -> RunOutcome:
+    """Train with ``trainer`` (built with :func:`harness_callbacks`), resuming if ``options.resume``.
+
+    Incomplete checkpoints (a run killed mid-save) are removed first, so neither this run nor HF's rotation
+    ever sees them.
+    """
+    resume_from = None
+    if options.resume:
+        if trainer.args.should_save:
+            discard_incomplete_checkpoints(options.output_dir)
+        trainer.accelerator.wait_for_everyone()
+        found = last_complete_checkpoint(options.output_dir)
+        resume_from = str(found) if found is not None else None
+        logger.info("resuming from %s", resume_from or "scratch (no complete checkpoint)")
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    return RunOutcome(
+        stopped_by=_stop_reason(trainer),
+        global_step=trainer.state.global_step,
+        best_metric=trainer.state.best_metric,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        resumed_from=resume_from,
+        metrics=dict(result.metrics),
+    )

@@ -1,0 +1,89 @@
+"""``train_system``: the whole training pipeline behind ``helixmoe train``.
+
+Writes the system directory of design.md: ``system.yaml`` (the resolved config), ``tokenizer/``, ``base/``,
+``experts/<name>/`` and ``reports/`` (``training_metrics.jsonl``, ``training_curves.png``,
+``training_summary.json``, ``exact_match.json``); Trainer checkpoints and the corpus live in the hidden
+``.train/`` beside them. Runs the requested stages of :data:`~helixmoe.training.stages.STAGES` under one
+wall-clock budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from helixmoe.config import SystemConfig
+from helixmoe.models.layout import SystemLayout, save_system_skeleton
+from helixmoe.training.checkpoints import write_json_atomic
+from helixmoe.training.context import StageContext, process_state
+from helixmoe.training.metrics import plot_curves
+from helixmoe.training.stages import run_stages
+
+__all__ = ["train_system"]
+
+logger = logging.getLogger(__name__)
+
+
+def train_system(
+    config: SystemConfig,
+    output_dir: str | Path,
+    *,
+    stages: Sequence[str] = ("all",),
+    resume: bool = False,
+    experts: Sequence[str] | None = None,
+    final_eval_limit: int | None = 200,
+) -> dict[str, Any]:
+    """Run training stages and write/update the system directory ``output_dir``.
+
+    Args:
+        config: the resolved system config (``training.time_budget`` bounds the whole call).
+        output_dir: the system directory to write.
+        stages: stage names, or ``["all"]``.
+        resume: continue from the last complete checkpoints and skip finished stages/experts.
+        experts: restrict the experts stage to these experts.
+        final_eval_limit: after the experts stage, grade each expert on up to this many test and ood
+            examples into ``reports/exact_match.json`` (0 or ``None`` = skip).
+
+    Returns:
+        The summary also written to ``reports/training_summary.json``.
+    """
+    started = time.monotonic()
+    if config.training.num_threads is not None:
+        import torch
+
+        torch.set_num_threads(config.training.num_threads)
+    state = process_state()
+    root = Path(output_dir)
+    if state.is_main_process:
+        save_system_skeleton(root, config)
+    state.wait_for_everyone()
+    budget = config.training.time_budget
+    ctx = StageContext(
+        config=config,
+        layout=SystemLayout(root),
+        resume=resume,
+        deadline=None if budget is None else started + budget,
+        experts=list(experts) if experts else None,
+    )
+    results = run_stages(ctx, list(stages))
+    summary: dict[str, Any] = {"stages": results, "time_budget_s": budget, "interrupted": ctx.interrupted}
+    if final_eval_limit and "experts" in results and not ctx.interrupted and state.is_main_process:
+        from helixmoe.training.report import evaluate_experts
+
+        summary["exact_match"] = evaluate_experts(
+            root,
+            ctx.corpus_dir,
+            limit=final_eval_limit,
+            experts=ctx.experts,
+            out_path=ctx.layout.reports_dir / "exact_match.json",
+        )
+    summary["wall_time_s"] = round(time.monotonic() - started, 1)
+    if state.is_main_process:
+        write_json_atomic(ctx.layout.reports_dir / "training_summary.json", summary)
+        if ctx.metrics_path.is_file():
+            plot_curves(ctx.metrics_path, ctx.plot_path, title=f"{config.name} training")
+    state.wait_for_everyone()
+    return summary

@@ -1,0 +1,218 @@
+"""The training stages and their registry: corpus → tokenizer → base → experts (→ router, added later).
+
+Each stage is a function ``stage(ctx: StageContext) -> dict`` (its summary) registered under a lowercase
+name with :func:`register_stage`; :data:`STAGES` keeps registration order, which is the order ``--stage all``
+runs them. The routing issue adds its stage with one line::
+
+    register_stage("router")(train_router_stage)
+
+Under ``accelerate launch`` every process runs every stage; only the main process writes files outside the
+Trainer (corpus, tokenizer, final artifacts), and the others wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from helixmoe.errors import ConfigError, DataError
+from helixmoe.training.context import StageContext, process_state
+from helixmoe.training.data import TextPair
+from helixmoe.training.exact_match import EvalSample
+
+__all__ = ["STAGES", "Stage", "load_split", "register_stage", "run_stages"]
+
+logger = logging.getLogger(__name__)
+
+Stage = Callable[[StageContext], dict[str, Any]]
+#: Stage name -> function, in run order.
+STAGES: dict[str, Stage] = {}
+
+
+def register_stage(name: str) -> Callable[[Stage], Stage]:
+    """Decorator registering a stage under a lowercase ``name`` (appended to the run order)."""
+
+    def decorate(fn: Stage) -> Stage:
+        if name != name.lower() or name in STAGES:
+            raise ValueError(f"stage name {name!r} must be lowercase and unique")
+        STAGES[name] = fn
+        return fn
+
+    return decorate
+
+
+def _on_main(fn: Callable[[], object]) -> None:
+    state = process_state()
+    if state.is_main_process:
+        fn()
+    state.wait_for_everyone()
+
+
+def load_split(ctx: StageContext, split: str, expert: str | None = None) -> list[Any]:
+    """Examples of one corpus split (optionally one expert's slice) from ``.train/corpus/<split>.jsonl``.
+
+    Raises:
+        DataError: the corpus stage has not run.
+    """
+    from helixmoe.tasks import load_corpus
+
+    path = ctx.corpus_dir / f"{split}.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path}: no corpus; run `helixmoe train --stage corpus` first")
+    examples = load_corpus(path)
+    return [e for e in examples if expert is None or e.expert == expert]
+
+
+def pairs_of(examples: list[Any]) -> list[TextPair]:
+    return [TextPair(prompt=e.prompt, response=e.response) for e in examples]
+
+
+def eval_samples_of(examples: list[Any], n: int) -> list[EvalSample]:
+    """A fixed validation sample of ``n`` examples spread evenly over ``examples`` (all experts/families)."""
+    step = max(1, len(examples) // max(1, n))
+    return [
+        EvalSample(prompt=e.prompt, reference=e.response, meta={"example": e}) for e in examples[::step][:n]
+    ]
+
+
+def grade_sample(sample: EvalSample, prediction: str) -> bool:
+    """Exact match by the grader of the sample's task family (through the HLX oracle)."""
+    from helixmoe.tasks import grade
+
+    return grade(sample.meta["example"], prediction).exact
+
+
+@register_stage("corpus")
+def corpus_stage(ctx: StageContext) -> dict[str, Any]:
+    """Generate each expert's train/val/test/ood slices with :func:`helixmoe.tasks.generate`."""
+    from helixmoe.tasks import generate, write_corpus
+
+    sizes = ctx.config.training.corpus
+    counts = {
+        "train": sizes.train_per_expert,
+        "val": sizes.val_per_expert,
+        "test": sizes.test_per_expert,
+        "ood": sizes.ood_per_expert,
+    }
+    summary: dict[str, Any] = {}
+
+    def build() -> None:
+        for split, n in counts.items():
+            examples = []
+            for name, spec in ctx.config.experts.items():
+                if n:
+                    examples += generate(
+                        n, ctx.config.training.seed, spec.families or None, split, experts=[name]
+                    )
+            write_corpus(ctx.corpus_dir / f"{split}.jsonl", examples)
+            summary[split] = len(examples)
+
+    if ctx.is_done("corpus") and all((ctx.corpus_dir / f"{s}.jsonl").is_file() for s in counts):
+        return {"skipped": "done"}
+    _on_main(build)
+    ctx.mark_done("corpus", summary or {"written": True})
+    return summary
+
+
+@register_stage("tokenizer")
+def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
+    """Train the tokenizer on the training corpus (skipped when the config names an existing one)."""
+    from helixmoe.models.tokenizer import save_tokenizer, train_tokenizer
+
+    cfg = ctx.config
+    if cfg.tokenizer.path is not None or cfg.model.path is not None:
+        return {"skipped": "using the tokenizer of tokenizer.path / model.path"}
+    if ctx.is_done("tokenizer") and (ctx.layout.tokenizer_dir / "tokenizer.json").is_file():
+        return {"skipped": "done"}
+    result: dict[str, Any] = {}
+
+    def build() -> None:
+        train = load_split(ctx, "train")
+        texts = [t for e in train for t in (e.prompt, e.response)]
+        tok = train_tokenizer(
+            texts, cfg.tokenizer.scheme, cfg.tokenizer.vocab_size, cfg.tokenizer.min_frequency
+        )
+        save_tokenizer(tok, ctx.layout.tokenizer_dir)
+        result["vocab_size"] = len(tok)
+
+    _on_main(build)
+    ctx.mark_done("tokenizer", result)
+    return result
+
+
+def load_stage_tokenizer(ctx: StageContext) -> Any:
+    from helixmoe.models.tokenizer import load_tokenizer
+
+    return load_tokenizer(ctx.layout.tokenizer_source(ctx.config))
+
+
+@register_stage("base")
+def base_stage(ctx: StageContext) -> dict[str, Any]:
+    """Pretrain the from-scratch base on the mixed corpus (causal LM on prompt + response, all tokens).
+
+    This is the general phase of the curriculum. A pretrained ``model.path`` base is used as is.
+    """
+    from helixmoe.models.base import build_base, save_base
+    from helixmoe.training.phases import train_phase
+
+    cfg = ctx.config
+    if cfg.model.path is not None:
+        return {"skipped": "pretrained base at model.path"}
+    if ctx.is_done("base") and (ctx.layout.base_dir / "config.json").is_file():
+        return {"skipped": "done"}
+    if cfg.model.size is None:
+        raise ConfigError("model.size is required for a from-scratch base")
+    tokenizer = load_stage_tokenizer(ctx)
+    model = build_base(cfg.model.size, tokenizer, cfg.model.max_seq_len, cfg.training.seed)
+    remaining = ctx.remaining_s()
+    budget = None if remaining is None else remaining * cfg.training.base_budget_share
+    val = load_split(ctx, "val")
+    result = train_phase(
+        ctx,
+        name="base",
+        model=model,
+        tokenizer=tokenizer,
+        phase=cfg.training.base,
+        train=pairs_of(load_split(ctx, "train")),
+        val=pairs_of(val[:: max(1, len(val) // 256)][:256]),
+        eval_samples=eval_samples_of(val, cfg.training.base.eval_samples),
+        grade=grade_sample,
+        response_only=False,
+        budget_s=budget,
+    )
+    summary = result.summary()
+    if ctx.interrupted:
+        return summary
+    _on_main(lambda: save_base(model, ctx.layout.base_dir))
+    ctx.record("base", summary)
+    return summary
+
+
+def run_stages(ctx: StageContext, names: list[str]) -> dict[str, Any]:
+    """Run the named stages in registry order; ``["all"]`` = every registered stage.
+
+    Raises:
+        ConfigError: an unknown stage name.
+    """
+    wanted = list(STAGES) if names == ["all"] else names
+    unknown = [n for n in wanted if n not in STAGES]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)} or all")
+    for name in STAGES:
+        if name in wanted:
+            if ctx.interrupted:
+                ctx.results[name] = {"skipped": "interrupted by a signal"}
+                continue
+            if ctx.out_of_time():
+                ctx.results[name] = {"skipped": "time budget exhausted"}
+                logger.warning("stage %s skipped: time budget exhausted", name)
+                continue
+            logger.info("stage %s", name)
+            ctx.results[name] = STAGES[name](ctx)
+    return ctx.results
+
+
+# The experts stage lives in its own module; importing it here registers it after "base".
+from helixmoe.training import experts as _experts  # noqa: E402, F401
+from helixmoe.training import router_stage as _router_stage  # noqa: E402, F401  (registers "router" last)

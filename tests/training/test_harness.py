@@ -1,0 +1,115 @@
+"""The harness guarantees on a tiny Qwen3: learning, exact resume, budget, early stopping, best-at-end."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from harness_utils import ScriptedEvaluator, build_trainer
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from helixmoe.training.checkpoints import MANIFEST_NAME, last_complete_checkpoint
+from helixmoe.training.harness import run_trainer
+from helixmoe.training.metrics import read_jsonl
+
+
+class StopAt(TrainerCallback):
+    """Simulates an interruption: save and stop at ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.step:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+def _losses(trainer) -> dict[int, float]:
+    return {r["step"]: r["loss"] for r in trainer.state.log_history if "loss" in r}
+
+
+def test_a_few_steps_lower_the_loss(tmp_path, toy_data, tokenizer):
+    trainer, options = build_trainer(tmp_path / "run", toy_data, tokenizer, max_steps=30, eval_steps=None)
+    outcome = run_trainer(trainer, options)
+    losses = _losses(trainer)
+    assert outcome.stopped_by == "completed" and outcome.global_step == 30
+    assert losses[30] < 0.7 * losses[1]
+    records = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert any("eval_loss" in r for r in records) and (tmp_path / "run" / "curves.png").stat().st_size > 1000
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, toy_data, tokenizer):
+    full, options = build_trainer(tmp_path / "full", toy_data, tokenizer, max_steps=12, eval_steps=None)
+    run_trainer(full, options)
+
+    first, options = build_trainer(
+        tmp_path / "cut", toy_data, tokenizer, max_steps=12, eval_steps=None, extra_callbacks=[StopAt(5)]
+    )
+    assert run_trainer(first, options).global_step == 5
+    second, options = build_trainer(
+        tmp_path / "cut", toy_data, tokenizer, max_steps=12, eval_steps=None, resume=True
+    )
+    outcome = run_trainer(second, options)
+    assert outcome.resumed_from is not None and outcome.resumed_from.endswith("checkpoint-5")
+    assert outcome.global_step == 12
+    assert _losses(second)[12] == _losses(full)[12]
+    for (name, a), (_, b) in zip(
+        full.model.state_dict().items(), second.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_checkpoints_are_stamped_and_pickle_free(tmp_path, toy_data, tokenizer):
+    trainer, options = build_trainer(tmp_path / "run", toy_data, tokenizer, max_steps=4, eval_steps=2)
+    run_trainer(trainer, options)
+    ckpt = last_complete_checkpoint(tmp_path / "run")
+    assert ckpt is not None and ckpt.name == "checkpoint-4"
+    names = {p.name for p in ckpt.iterdir()}
+    assert {"model.safetensors", "training_args.json", MANIFEST_NAME, "trainer_state.json"} <= names
+    assert "training_args.bin" not in names
+    manifest = json.loads((ckpt / MANIFEST_NAME).read_text())
+    assert manifest["step"] == 4 and "model.safetensors" in manifest["files"]
+
+
+def test_time_budget_stops_evaluates_and_saves(tmp_path, toy_data, tokenizer):
+    trainer, options = build_trainer(
+        tmp_path / "run", toy_data, tokenizer, max_steps=100_000, eval_steps=None, budget_s=1.0
+    )
+    outcome = run_trainer(trainer, options)
+    assert outcome.stopped_by == "budget" and outcome.global_step < 100_000
+    ckpt = last_complete_checkpoint(tmp_path / "run")
+    assert ckpt is not None and ckpt.name == f"checkpoint-{outcome.global_step}"
+    evals = [r for r in trainer.state.log_history if "eval_loss" in r]
+    assert evals and evals[-1]["step"] == outcome.global_step
+
+
+def test_early_stopping_triggers_on_flat_exact_match(tmp_path, toy_data, tokenizer):
+    evaluator = ScriptedEvaluator([0.5])
+    trainer, options = build_trainer(
+        tmp_path / "run", toy_data, tokenizer, max_steps=100, eval_steps=2, patience=2, evaluator=evaluator
+    )
+    outcome = run_trainer(trainer, options)
+    assert outcome.stopped_by == "early_stopping"
+    assert outcome.global_step == 6 and evaluator.calls == 3
+
+
+def test_best_at_end_is_the_exact_match_best(tmp_path, toy_data, tokenizer):
+    evaluator = ScriptedEvaluator([0.1, 0.9, 0.3, 0.2])
+    trainer, options = build_trainer(
+        tmp_path / "run", toy_data, tokenizer, max_steps=8, eval_steps=2, evaluator=evaluator
+    )
+    outcome = run_trainer(trainer, options)
+    assert outcome.best_metric == 0.9 and outcome.best_checkpoint.endswith("checkpoint-4")
+    best = load_file(str(tmp_path / "run" / "checkpoint-4" / "model.safetensors"))
+    final = trainer.model.state_dict()
+    assert all(torch.equal(best[k], final[k]) for k in best)
+    last = load_file(str(tmp_path / "run" / "checkpoint-8" / "model.safetensors"))
+    assert not all(torch.equal(last[k], final[k]) for k in last)
+    logged = [
+        r["eval_exact_match"]
+        for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")
+        if "eval_exact_match" in r
+    ]
+    assert logged == [0.1, 0.9, 0.3, 0.2]

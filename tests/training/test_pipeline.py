@@ -1,0 +1,178 @@
+"""Stage composition on a tiny config writes a loadable system directory; the CLI drives it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from helixmoe.cli.app import app
+from helixmoe.config import load_config
+from helixmoe.training.stages import STAGES
+
+TINY = {
+    "name": "pipe-test",
+    "domain": "hlx",
+    "experts": {"ascii": {"description": "ascii"}, "runic": {"description": "runic"}},
+    "model": {"size": "tiny", "max_seq_len": 384},
+    "training": {
+        "seed": 0,
+        "checkpoint_every": None,
+        "progress_bars": False,
+        "logging_steps": 1,
+        "num_threads": 1,
+        "corpus": {"train_per_expert": 24, "val_per_expert": 6, "test_per_expert": 2, "ood_per_expert": 2},
+        "base": {"max_steps": 2, "batch_size": 4, "eval_samples": 2},
+        "experts": {"max_steps": 2, "batch_size": 4, "eval_steps": 1, "eval_samples": 2, "patience": 5},
+        "curriculum": {"general_steps": 1},
+    },
+    "routing": {"extra_prompts": 300},
+}
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def test_registry_order_is_the_pipeline_order():
+    assert list(STAGES) == ["corpus", "tokenizer", "base", "experts", "router"]
+
+
+def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
+    from peft import PeftModel
+
+    from helixmoe.models.base import load_base
+    from helixmoe.models.layout import load_system
+    from helixmoe.training.pipeline import train_system
+
+    out = tmp_path / "system"
+    summary = train_system(load_config(tiny_config), out, final_eval_limit=2)
+    assert set(summary["stages"]) >= {"corpus", "tokenizer", "base", "experts", "router"}
+    assert summary["stages"]["router"]["train_examples"] == 48 + 300
+    # the directory training wrote is a whole system: HelixMoE loads it and routes with the saved router
+    from helixmoe.system import HelixMoE
+
+    moe = HelixMoE.load(out, device="cpu")
+    assert moe.route("Convert to LC-R: [1, 2]").expert in {"ascii", "runic"}
+    assert (out / "router" / "intent" / "router.json").is_file()
+    assert set(summary["exact_match"]) == {"ascii", "runic"}
+    loaded = load_system(out)
+    assert loaded.pool.names == ["ascii", "runic"]
+    info = json.loads((out / "experts" / "ascii" / "expert.json").read_text())
+    assert info["curriculum_init"] is True and info["training"]["steps"] == 2
+    PeftModel.from_pretrained(load_base(out / "base"), str(out / "experts" / "runic"))
+    reports = {p.name for p in (out / "reports").iterdir()}
+    assert {
+        "training_metrics.jsonl",
+        "training_curves.png",
+        "training_summary.json",
+        "exact_match.json",
+    } <= reports
+    phases = {json.loads(line)["phase"] for line in (out / "reports" / "training_metrics.jsonl").open()}
+    assert phases == {"base", "experts/_general", "experts/ascii", "experts/runic"}
+
+    again = train_system(load_config(tiny_config), out, resume=True, final_eval_limit=0)
+    assert all(again["stages"][s] == {"skipped": "done"} for s in ("corpus", "tokenizer", "base"))
+    assert again["stages"]["experts"] == {"ascii": {"skipped": "done"}, "runic": {"skipped": "done"}}
+
+
+def test_cli_runs_a_stage_and_rejects_a_bad_budget(tmp_path, tiny_config):
+    runner = CliRunner()
+    out = tmp_path / "sys"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            str(tiny_config),
+            "--stage",
+            "corpus",
+            "-o",
+            str(out),
+            "training.corpus.train_per_expert=3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sum(1 for _ in (out / ".train" / "corpus" / "train.jsonl").open()) == 6
+    assert "system.yaml" in {p.name for p in out.iterdir()}
+    bad = runner.invoke(app, ["train", "--config", str(tiny_config), "--time-budget", "soon", "-o", str(out)])
+    assert bad.exit_code != 0 and "--time-budget" in str(bad.exception)
+    unknown = runner.invoke(app, ["train", "--config", str(tiny_config), "--stage", "nope", "-o", str(out)])
+    assert unknown.exit_code != 0 and "unknown stage" in str(unknown.exception)
+
+
+def test_sigterm_stops_the_pipeline_and_resume_finishes_it(tmp_path, tiny_config):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helixmoe.training.checkpoints import last_complete_checkpoint
+
+    out = tmp_path / "sys"
+    cmd = [
+        sys.executable,
+        "-m",
+        "helixmoe",
+        "train",
+        "--config",
+        str(tiny_config),
+        "-o",
+        str(out),
+        "--eval-limit",
+        "0",
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "training.base.max_steps=100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    metrics = out / "reports" / "training_metrics.jsonl"
+    try:
+        deadline = time.monotonic() + 180
+        while not (metrics.is_file() and metrics.read_text().count('"phase": "base"') >= 2):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "base training never started"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "continue with --resume" in err
+    ckpt = last_complete_checkpoint(out / ".train" / "runs" / "base")
+    assert ckpt is not None and not (out / "base").exists() and not (out / "experts" / "ascii").exists()
+
+    step = int(ckpt.name.split("-")[1])
+    done = subprocess.run(
+        [*cmd, "--resume", f"training.base.max_steps={step + 2}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "reports" / "training_summary.json").read_text())
+    assert summary["stages"]["base"]["resumed_from"].endswith(ckpt.name)
+    assert summary["stages"]["base"]["steps"] == step + 2
+    assert (out / "experts" / "runic" / "adapter_model.safetensors").is_file()
+
+
+def test_continuous_mode_trains_on_fresh_rounds(tmp_path, tiny_config):
+    from helixmoe.training.pipeline import train_system
+
+    overrides = [
+        "training.continuous.enabled=true",
+        "training.continuous.max_rounds=2",
+        "training.continuous.round_examples=8",
+        "training.continuous.target_exact_match=1.0",
+        "training.curriculum.general_steps=0",
+    ]
+    out = tmp_path / "system"
+    summary = train_system(load_config(tiny_config, overrides), out, experts=["runic"], final_eval_limit=0)
+    rounds = summary["stages"]["experts"]["runic"]["rounds"]
+    assert len(rounds) == 2 and all(r["steps"] == 2 for r in rounds)
+    phases = {json.loads(line)["phase"] for line in (out / "reports" / "training_metrics.jsonl").open()}
+    assert {"experts/runic", "experts/runic/round1"} <= phases
+    assert (out / "experts" / "runic" / "adapter_model.safetensors").is_file()
