@@ -62,13 +62,13 @@ def train_routers(
         only = labels[0]
         KeywordRouter(rules=[], default=only, experts=[only]).save(out)
         _fit_intent(train, val, out)
-        metrics = {
+        single: dict[str, Any] = {
             "single_expert": only,
             "train_examples": len(texts),
             "seconds": round(time.perf_counter() - start, 2),
         }
-        write_json_atomic(out / "metrics.json", metrics)
-        return metrics
+        write_json_atomic(out / "metrics.json", single)
+        return single
     classifier = ClassifierRouter.fit(texts, labels, val_texts=val_texts, val_labels=val_labels)
     metrics: dict[str, Any] = {
         "train_examples": len(texts),
