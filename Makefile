@@ -25,8 +25,17 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -q -m "" 
 
+# Every benchmark prints its figures and ratios measured side by side in one run.
+# SYSTEM=dir also benchmarks a trained system end to end (latency, batching, constrained decoding).
 bench: setup
-	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+	$(BIN)/python benchmarks/bench_codecs.py
+	$(BIN)/python benchmarks/bench_corpus.py
+	$(BIN)/python benchmarks/bench_routing.py
+	$(BIN)/python benchmarks/bench_constrained.py
+	$(BIN)/python benchmarks/bench_tokenizer.py
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_moe.py kernels
+	$(if $(SYSTEM),$(BIN)/python benchmarks/bench_system.py --system $(SYSTEM))
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
