@@ -48,8 +48,8 @@ from helixmoe.moe import (
     inject_moe_lora,
     moe_parameters,
 )
-from helixmoe.moe.data import DomainDataset, DomainExample, corpus_examples, domain_collator
-from helixmoe.moe.report import grade_example
+from helixmoe.training.moe_data import DomainDataset, DomainExample, corpus_examples, domain_collator
+from helixmoe.training.moe_report import grade_example
 
 TARGETS = ["gate_proj", "up_proj", "down_proj"]
 

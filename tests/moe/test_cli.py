@@ -74,7 +74,7 @@ def test_train_moe_end_to_end(tmp_path) -> None:
 
 def test_missing_stages_reuses_an_existing_system(tmp_path) -> None:
     from helixmoe.config import load_config
-    from helixmoe.moe.pipeline import missing_stages
+    from helixmoe.training.moe_pipeline import missing_stages
 
     cfg = load_config(CONFIG, [])
     assert missing_stages(cfg, tmp_path) == ["corpus", "tokenizer", "base"]

@@ -159,3 +159,16 @@ def test_llama_style_model_too() -> None:
     names = inject_moe_lora(model, MoEConfig(layers=1, r=2))
     assert names == [f"model.layers.1.mlp.{p}" for p in ("gate_proj", "up_proj", "down_proj")]
     torch.testing.assert_close(model(ids).logits, before)
+
+
+def test_moe_layer_does_not_import_the_training_layer() -> None:
+    """helixmoe.moe is layer 1 (tensors); the trainer built on it lives in helixmoe.training (layer 2)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, helixmoe.moe as m\n"
+        "for info in pkgutil.iter_modules(m.__path__): importlib.import_module('helixmoe.moe.' + info.name)\n"
+        "sys.exit('helixmoe.training' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 
 from helixmoe.config.training import PhaseConfig, TrainingConfig
 from helixmoe.moe import MoEConfig, calibrate_routers, collect_aux_losses, inject_moe_lora, moe_parameters
-from helixmoe.moe.train import MoETrainer, attach_domain_head
 from helixmoe.training import HarnessOptions, build_training_arguments, harness_callbacks, run_trainer
+from helixmoe.training.moe_trainer import MoETrainer, attach_domain_head
 
 MOE = MoEConfig(layers=2, r=4, balance_coef=0.1, domain_head=True)
 

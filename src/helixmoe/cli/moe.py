@@ -68,7 +68,7 @@ def train_moe(
 
     from accelerate import PartialState
 
-    from helixmoe.moe.pipeline import train_moe as run  # imports torch
+    from helixmoe.training.moe_pipeline import train_moe as run  # imports torch
 
     out = output or Path("systems") / cfg.name
     summary = run(cfg, out, resume=resume)

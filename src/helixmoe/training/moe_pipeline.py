@@ -3,7 +3,7 @@
 Runs the system's ``corpus``, ``tokenizer`` and ``base`` stages with :func:`helixmoe.training.train_system`
 (skipped when already done, or when ``model.path`` names a pretrained base), loads the base, injects
 MoE-LoRA layers (:func:`~helixmoe.moe.inject.inject_moe_lora`), trains them with
-:class:`~helixmoe.moe.train.MoETrainer` under the harness (:func:`helixmoe.training.run_trainer`) on the
+:class:`~helixmoe.training.moe_trainer.MoETrainer` under the harness (:func:`helixmoe.training.run_trainer`) on the
 mixed-domain data split 90/10, and writes ``<system>/moe/`` (safetensors + JSON) and
 ``reports/moe_report.json``. Trainer checkpoints go to ``<system>/.train/runs/moe/``; metrics are appended
 to ``reports/training_metrics.jsonl`` under the phase ``moe``.
@@ -21,10 +21,10 @@ from accelerate import PartialState
 
 from helixmoe.config import SystemConfig
 from helixmoe.moe.calibrate import calibrate_routers
-from helixmoe.moe.data import DomainDataset, domain_collator, split_train_eval
 from helixmoe.moe.inject import inject_moe_lora, save_moe
-from helixmoe.moe.report import grade_example, interleave_domains, moe_report
-from helixmoe.moe.train import MoETrainer, attach_domain_head, load_domain_examples
+from helixmoe.training.moe_data import DomainDataset, domain_collator, split_train_eval
+from helixmoe.training.moe_report import grade_example, interleave_domains, moe_report
+from helixmoe.training.moe_trainer import MoETrainer, attach_domain_head, load_domain_examples
 
 __all__ = ["MOE_DIR", "missing_stages", "train_moe"]
 

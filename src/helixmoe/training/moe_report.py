@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from helixmoe.moe.data import DomainDataset, DomainExample, domain_collator
 from helixmoe.moe.losses import moe_routes
 from helixmoe.moe.metrics import RoutingStats
+from helixmoe.training.moe_data import DomainDataset, DomainExample, domain_collator
 
 __all__ = ["exact_match", "interleave_domains", "moe_report", "routing_stats"]
 

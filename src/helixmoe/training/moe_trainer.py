@@ -22,16 +22,16 @@ from transformers import Trainer
 
 from helixmoe.config import SystemConfig
 from helixmoe.config.moe import MoEConfig
-from helixmoe.moe.data import (
-    DomainExample,
-    corpus_examples,
-    read_domain_jsonl,
-)
 from helixmoe.moe.inject import moe_state_dict
 from helixmoe.moe.losses import DomainHead, collect_aux_losses, moe_routes
 from helixmoe.moe.metrics import RoutingStats
 from helixmoe.training.checkpoints import SafeCheckpointMixin
 from helixmoe.training.harness import GenerativeEvalMixin
+from helixmoe.training.moe_data import (
+    DomainExample,
+    corpus_examples,
+    read_domain_jsonl,
+)
 
 __all__ = ["DOMAIN_HEAD_ATTR", "MoETrainer", "attach_domain_head", "load_domain_examples"]
 
