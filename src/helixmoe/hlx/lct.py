@@ -13,13 +13,14 @@ from helixmoe.hlx.lexical import (
     FAST_FLOAT_RE,
     FAST_INT_RE,
     IDENT_RE,
-    NAME_RE,
     SIMPLE_ASCII_RE,
     SIMPLE_STR_RE,
     WS,
     emit_string_ascii,
     expect,
     fail,
+    parse_document,
+    parse_handle_name,
     parse_hex,
     parse_number,
     parse_string,
@@ -38,14 +39,7 @@ _NUMBER_START = frozenset("-0123456789.")
 
 def loads(src: str, strict: bool = False) -> Any:
     """Parse one LC-T value; surrounding whitespace is allowed, anything else after it is an error."""
-    try:
-        pos, value = parse_value(src, skip_ws(src, 0), 0, strict)
-    except IndexError:
-        raise fail(NOTATION, "unexpected end of input", src, len(src)) from None
-    pos = skip_ws(src, pos)
-    if pos != len(src):
-        raise fail(NOTATION, f"unexpected {src[pos]!r} after the value", src, pos)
-    return value
+    return parse_document(src, NOTATION, parse_value, strict)
 
 
 def parse_value(src: str, pos: int, depth: int, strict: bool) -> tuple[int, Any]:
@@ -196,12 +190,7 @@ def _parse_contract(src: str, pos: int, depth: int, strict: bool) -> tuple[int, 
 
 
 def _parse_name(src: str, pos: int) -> tuple[int, Handle]:
-    m = NAME_RE.match(src, pos)
-    if m is None:
-        raise expect(src, pos, "a handle name [A-Za-z0-9_] after '@'", NOTATION)
-    if m.end() - pos > 255:
-        raise fail(NOTATION, "handle name longer than 255 bytes", src, pos)
-    return m.end(), Handle(m.group(0))
+    return parse_handle_name(src, pos, NOTATION, "@")
 
 
 def dumps(value: Any) -> str:

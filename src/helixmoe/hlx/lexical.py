@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 
 from helixmoe.hlx.errors import HLXError
-from helixmoe.hlx.values import INT_MAX, INT_MIN, MAX_DEPTH, MAX_SIZE
+from helixmoe.hlx.values import INT_MAX, INT_MIN, MAX_DEPTH, MAX_SIZE, Handle
 
 __all__ = [
     "FAST_FLOAT_RE",
@@ -26,6 +28,8 @@ __all__ = [
     "emit_string_ascii",
     "expect",
     "fail",
+    "parse_document",
+    "parse_handle_name",
     "parse_hex",
     "parse_number",
     "parse_string",
@@ -210,6 +214,30 @@ def _hex_code(src: str, pos: int, width: int, notation: str) -> int:
     if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
         raise fail(notation, f"expected {width} hex digits in escape", src, pos)
     return int(digits, 16)
+
+
+def parse_document(
+    src: str, notation: str, parse_value: Callable[[str, int, int, bool], tuple[int, Any]], strict: bool
+) -> Any:
+    """Parse exactly one value with ``parse_value``: whitespace around it, nothing else (spec §2)."""
+    try:
+        pos, value = parse_value(src, skip_ws(src, 0), 0, strict)
+    except IndexError:
+        raise fail(notation, "unexpected end of input", src, len(src)) from None
+    pos = skip_ws(src, pos)
+    if pos != len(src):
+        raise fail(notation, f"unexpected {src[pos]!r} after the value", src, pos)
+    return value
+
+
+def parse_handle_name(src: str, pos: int, notation: str, prefix: str) -> tuple[int, Handle]:
+    """The name of a handle after its notation's ``prefix`` (spec §1: ``[A-Za-z0-9_]``, 1–255 bytes)."""
+    m = NAME_RE.match(src, pos)
+    if m is None:
+        raise expect(src, pos, f"a handle name [A-Za-z0-9_] after '{prefix}'", notation)
+    if m.end() - pos > 255:
+        raise fail(notation, "handle name longer than 255 bytes", src, pos)
+    return m.end(), Handle(m.group(0))
 
 
 def parse_hex(src: str, pos: int, notation: str) -> tuple[int, bytes]:

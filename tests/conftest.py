@@ -1,4 +1,6 @@
-"""A tiny *untrained* system directory built once per session: char tokenizer, random tiny base, random
+"""Fixtures shared by several suites.
+
+``tiny_system``: a tiny *untrained* system directory built once per session: char tokenizer, random tiny base, random
 LoRA experts, routers fitted on a small corpus. Untrained experts answer nonsense, which is exactly what
 the verification and grammar tests need."""
 
