@@ -216,27 +216,42 @@ class HelixMoE:
         self, texts: Sequence[str], experts: Sequence[str], targets: Sequence[str | None], batch_size: int
     ) -> list[str]:
         """Greedy answers, one expert per row; rows with a target notation decode under its grammar."""
+        # Rows of one expert generate together: PEFT's mixed-adapter forward loops over the adapters in
+        # every layer, so homogeneous batches are faster; the answers come back in request order.
+        order = sorted(range(len(texts)), key=lambda i: experts[i])
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and experts[groups[-1][0]] == experts[i] and len(groups[-1]) < max(1, batch_size):
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        out: list[str] = [""] * len(texts)
+        for group in groups:
+            answers = self._generate_group(
+                [texts[i] for i in group], experts[group[0]], [targets[i] for i in group]
+            )
+            for i, answer in zip(group, answers):
+                out[i] = answer
+        return out
+
+    def _generate_group(self, texts: Sequence[str], expert: str, targets: Sequence[str | None]) -> list[str]:
+        """One generation batch with every row on ``expert``; a row with a target decodes under its grammar."""
         from helixmoe.models.template import encode_prompt
 
         tok = self.pool.tokenizer
-        out: list[str] = []
-        for start in range(0, len(texts), max(1, batch_size)):
-            rows = [encode_prompt(tok, t) for t in texts[start : start + batch_size]]
-            chunk_targets = list(targets[start : start + batch_size])
-            # each row's own cap, so an answer never depends on what else is in its batch
-            limits = [self.token_limit(len(r)) for r in rows]
-            kwargs: dict[str, Any] = {}
-            if any(t is not None for t in chunk_targets):
-                from helixmoe.system.constrain import grammar_processor
+        rows = [encode_prompt(tok, t) for t in texts]
+        limits = [self.token_limit(len(r)) for r in rows]  # per row: an answer never depends on its batch
+        kwargs: dict[str, Any] = {}
+        if any(t is not None for t in targets):
+            from helixmoe.system.constrain import grammar_processor
 
-                kwargs["logits_processor"] = grammar_processor(tok, chunk_targets, max(limits))
-            ids = self.pool.generate_ids(
-                rows, list(experts[start : start + batch_size]), max(limits), **kwargs
-            )
-            for row, cap, target in zip(ids, limits, chunk_targets):
-                # a grammar-constrained row was budgeted to finish within max(limits): never cut it
-                kept = row if target is not None else row[:cap]
-                out.append(tok.decode(kept, skip_special_tokens=True).strip())
+            kwargs["logits_processor"] = grammar_processor(tok, list(targets), max(limits))
+        ids = self.pool.generate_ids(rows, [expert] * len(rows), max(limits), **kwargs)
+        out = []
+        for row, cap, target in zip(ids, limits, targets):
+            # a grammar-constrained row was budgeted to finish within max(limits): never cut it
+            kept = row if target is not None else row[:cap]
+            out.append(tok.decode(kept, skip_special_tokens=True).strip())
         return out
 
     def token_limit(self, prompt_tokens: int) -> int:
