@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from helixmoe import hlx
 
@@ -38,10 +39,12 @@ def demo() -> None:
             out = hlx.dumps(value, name)
             if not hlx.equal(hlx.loads(out, name), value):
                 raise AssertionError(f"round trip failed for {text} in {name}")
-            cells.append(out.hex() if isinstance(out, bytes) else out)
+            cells.append(Text(out.hex() if isinstance(out, bytes) else out))  # Text: brackets are not markup
         table.add_row(*cells)
     console.print(table)
-    console.print("Try: helixmoe convert --to lc-r '{14: {@0: 42}}'   ·   helixmoe convert --all '[1, 2, 3]'")
+    console.print(
+        Text("Try: helixmoe convert --to lc-r '{14: {@0: 42}}'   ·   helixmoe convert --all '[1, 2, 3]'")
+    )
 
 
 def register(app: typer.Typer) -> None:
