@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,88 +18,10 @@ from helixmoe.hlx import Contract
 from .values import random_value
 
 # spec §3, §4, §5, §6.2 and the LC-B table of §6.1, verbatim.
-SPEC_EXAMPLES = {
-    "hlxl": [
-        "[1, 2, 3]",
-        "[]",
-        '{name: "Alice", age: 30}',
-        "{}",
-        "{14: {@0: 42}}",
-        "{14: {}}",
-        '{1000: {@0: "search", @1: &h_documents}}',
-        '{902: {@0: "render_pipeline", @1: [&h_vs, &h_fs]}}',
-        'b"data"',
-        "null",
-        "true",
-        "false",
-        "42",
-        "-100",
-        "9007199254740991",
-        "3.14159",
-        '"hello"',
-        "&h_ast",
-    ],
-    "lc-t": [
-        "NULL",
-        "TRUE",
-        "-100",
-        '"hello"',
-        "@documents",
-        "#64617461",
-        "[1,2,3]",
-        '{name:"Alice",age:30}',
-        "{C:14,0=42}",
-        "{C:14}",
-        '{C:1000,0="search",1=@documents}',
-        '{C:1000,0="dispatch",1={C:902,0=@pipeline,1=64,2=64,3=1}}',
-    ],
-    "lc-r": [
-        "🜃1, 2, 3🜄",
-        "🜃🜄",
-        '◇name: "Alice", age: 30◆',
-        "◇◆",
-        "🜊14🜁0 42🜂",
-        "🜊14🜂",
-        '🜊1000🜁0 "search"🜁1 ⟁documents🜂',
-        "🜃🜃1, 2🜄, 🜃3, 4🜄🜄",
-        '🜊902🜁0 "render_pipeline"🜁1 🜃⟁vs, ⟁fs🜄🜂',
-    ],
-    "lc-b-text": [
-        "[_]",
-        "[T]",
-        "[0x2a]",
-        "[0xff9c]",
-        "[3.14159]",
-        '["hello"]',
-        "[&ast]",
-        "[[]]",
-        "[[0x01,0x02,0x03]]",
-        "[{x:0x0a,y:0x14}]",
-        "[{}]",
-        "[14|0:0x2a]",
-        '[1000|0:"search"|1:&documents]',
-        '[902|0:"render_pipeline"|1:[&vs,&fs]]',
-    ],
-    "lc-b-hex": [
-        "00",
-        "01",
-        "02",
-        "122a000000",
-        "129cffffff",
-        "13ffffffffffff1f00",
-        "216e861bf0f9210940",
-        "30000568656c6c6f",
-        "31000464617461",
-        "4003617374",
-        "600003120100000012020000001203000000",
-        "600000",
-        "7002046e616d65300005416c69636503616765121e000000",
-        "7000",
-        "50000e0100122a000000",
-        "50000e00",
-        "5003e802003000067365617263680140057175657279",
-    ],
-}
+# Every example of the spec, per notation (the golden suite's data file).
+SPEC_EXAMPLES: dict[str, list[str]] = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "hlx" / "spec_examples.json").read_text(encoding="utf-8")
+)
 
 NON_CANONICAL = {
     "hlxl": [

@@ -7,6 +7,7 @@ beside an input is the canonical HLXL of its value. Written against the public A
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,93 +121,8 @@ def test_every_input_has_its_twin() -> None:
 
 
 # Every example printed in the spec, per notation (§3, §4, §5, §6.1 table, §6.2 list).
-SPEC_EXAMPLES = {
-    "hlxl": [
-        "[1, 2, 3]",
-        "[]",
-        '{name: "Alice", age: 30}',
-        "{}",
-        "{14: {@0: 42}}",
-        "{14: {}}",
-        '{1000: {@0: "search", @1: &h_documents}}',
-        '{902: {@0: "render_pipeline", @1: [&h_vs, &h_fs]}}',
-        'b"data"',
-        "null",
-        "true",
-        "false",
-        "42",
-        "-100",
-        "9007199254740991",
-        "3.14159",
-        '"hello"',
-        "&h_ast",
-        '{1000: {@0: "search", @1: &h_query}}',
-        "10000000000.0",
-        "1e-10",
-        "1e+16",
-    ],
-    "lc-t": [
-        "NULL",
-        "TRUE",
-        "-100",
-        '"hello"',
-        "@documents",
-        "#64617461",
-        "[1,2,3]",
-        '{name:"Alice",age:30}',
-        "{C:14,0=42}",
-        "{C:14}",
-        '{C:1000,0="search",1=@documents}',
-        '{C:1000,0="dispatch",1={C:902,0=@pipeline,1=64,2=64,3=1}}',
-    ],
-    "lc-r": [
-        "🜃1, 2, 3🜄",
-        "🜃🜄",
-        '◇name: "Alice", age: 30◆',
-        "◇◆",
-        "🜊14🜁0 42🜂",
-        "🜊14🜂",
-        '🜊1000🜁0 "search"🜁1 ⟁documents🜂',
-        "🜃🜃1, 2🜄, 🜃3, 4🜄🜄",
-        '🜊902🜁0 "render_pipeline"🜁1 🜃⟁vs, ⟁fs🜄🜂',
-    ],
-    "lc-b-hex": [
-        "00",
-        "01",
-        "02",
-        "122a000000",
-        "129cffffff",
-        "13ffffffffffff1f00",
-        "216e861bf0f9210940",
-        "30000568656c6c6f",
-        "31000464617461",
-        "4003617374",
-        "600003120100000012020000001203000000",
-        "600000",
-        "7002046e616d65300005416c69636503616765121e000000",
-        "7000",
-        "50000e0100122a000000",
-        "50000e00",
-        "5003e802003000067365617263680140057175657279",
-    ],
-    "lc-b-text": [
-        "[_]",
-        "[T]",
-        "[0x2a]",
-        "[0xff9c]",
-        "[3.14159]",
-        '["hello"]',
-        "[&ast]",
-        "[[]]",
-        "[[0x01,0x02,0x03]]",
-        "[{x:0x0a,y:0x14}]",
-        "[{}]",
-        "[14|0:0x2a]",
-        '[1000|0:"search"|1:&documents]',
-        '[902|0:"render_pipeline"|1:[&vs,&fs]]',
-        "[0xffff]",
-    ],
-}
+# Every example of the spec, per notation, in canonical form (shared with tests/grammar).
+SPEC_EXAMPLES: dict[str, list[str]] = json.loads((DATA / "spec_examples.json").read_text(encoding="utf-8"))
 
 # spec §6.1 table: HLXL -> LC-B bytes.
 SPEC_LCB_TABLE = [
