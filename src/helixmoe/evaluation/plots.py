@@ -9,14 +9,12 @@ totals and routing decisions) and ``training_curves.png`` (redrawn by
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helixmoe.atomic import atomic_path
 from helixmoe.evaluation.metrics import percentile
 from helixmoe.evaluation.published import fmt_ms
-from helixmoe.evaluation.report import readable
 
 if TYPE_CHECKING:
     from helixmoe.evaluation.report import Report
@@ -37,16 +35,9 @@ def _pyplot() -> Any:
 
 def _save(fig: Any, path: Path) -> Path:
     """Save atomically (temp file in the same directory, then rename) and close the figure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         _pyplot().close(fig)
     return path

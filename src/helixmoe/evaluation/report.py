@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPORT_VERSION", "Report", "atomic_write_text", "readable", "write_report"]
+from helixmoe.atomic import write_text_atomic
+
+__all__ = ["REPORT_VERSION", "Report", "atomic_write_text", "write_report"]
 
 logger = logging.getLogger(__name__)
 REPORT_VERSION = 1
@@ -74,26 +74,9 @@ class Report:
         return cls(**{k: data.get(k, [] if k == "rows" else {}) for k in names})
 
 
-def readable(path: str | Path) -> None:
-    """Give a ``mkstemp`` file (mode 0600) the usual permissions of a new file (0666 less the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temp file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically, readable like any new file."""
+    return write_text_atomic(path, text)
 
 
 def write_report(report: Report, out_dir: str | Path, *, plots: bool = True) -> dict[str, Path]:

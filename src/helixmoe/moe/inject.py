@@ -12,11 +12,9 @@ Hand-written: PEFT has no tuner for a top-k routed mixture of LoRA experts (X-Lo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from helixmoe.atomic import atomic_path
 from helixmoe.config.moe import MoEConfig
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.moe.experts import LoRAExpertBank
@@ -164,19 +163,6 @@ def moe_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-@contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success move it into place with ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_moe(
     model: nn.Module,
     directory: str | os.PathLike[str],
@@ -214,9 +200,9 @@ def save_moe(
         "extra": extras_meta,
         "info": info or {},
     }
-    with _atomic_path(out / WEIGHTS_NAME) as tmp:
+    with atomic_path(out / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt"})
-    with _atomic_path(out / CONFIG_NAME) as tmp:
+    with atomic_path(out / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
 

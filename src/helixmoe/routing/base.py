@@ -8,13 +8,12 @@ a class that has ``route``/``save``/``load`` plus one :func:`register_router` li
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from helixmoe.atomic import write_json_atomic
 from helixmoe.errors import ConfigError, SystemLoadError
 
 __all__ = [
@@ -109,18 +108,3 @@ def load_router(directory: str | Path, **parts: Any) -> Any:
     if kind not in ROUTERS:
         raise SystemLoadError(f"{path}: unknown router kind {kind!r}")
     return ROUTERS[kind].load(Path(directory), meta, **parts)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` via a temp file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -13,8 +13,6 @@ Calibration: one temperature fitted on held-out data by minimising negative log-
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from helixmoe.atomic import atomic_path
 from helixmoe.errors import DataError, SystemLoadError
 from helixmoe.routing.base import RouteDecision, register_router, write_json_atomic
 from helixmoe.routing.features import normalise
@@ -190,14 +189,8 @@ class ClassifierRouter:
                     "vocabulary": ordered,
                 }
             )
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".safetensors.tmp")
-        os.close(fd)
-        try:
-            save_file(tensors, tmp)
-            os.replace(tmp, directory / "weights.safetensors")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(directory / "weights.safetensors") as tmp:
+            save_file(tensors, str(tmp))
         meta = {
             "kind": self.kind,
             "classes": list(self.experts),

@@ -28,9 +28,10 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from helixmoe.atomic import write_json_atomic as write_json
 
 __all__ = [
     "MANIFEST_NAME",
@@ -42,6 +43,7 @@ __all__ = [
     "write_json_atomic",
 ]
 
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "helix_checkpoint.json"
@@ -49,19 +51,8 @@ _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
 
 def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path`` through a temp file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``payload`` as sorted, indented JSON to ``path`` atomically (checkpoint manifests, summaries)."""
+    write_json(path, payload, indent=2, sort_keys=True, default=str, ensure_ascii=True)
 
 
 def _write_manifest(checkpoint_dir: Path, step: int) -> None:

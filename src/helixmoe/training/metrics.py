@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
+from helixmoe.atomic import atomic_path
+
 __all__ = ["CurvePlotCallback", "append_jsonl", "plot_curves", "read_jsonl"]
+
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +95,11 @@ def plot_curves(jsonl_path: str | Path, png_path: str | Path, *, title: str = "t
     ax.set_title(title)
     fig.tight_layout()
     png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{png_path.stem}.", suffix=".png", dir=png_path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return png_path
 
 

@@ -1,0 +1,51 @@
+"""Atomic file writes: a file appears whole at its path, or not at all (pure Python, layer 0).
+
+Everything Helix MoE writes (configs, corpora, router weights, reports, checkpoint manifests) goes
+through a temp file in the same directory and ``os.replace``, so a killed process never leaves half a
+file. ``tempfile.mkstemp`` creates files readable by their owner only; a new file here gets the usual
+mode of a new file (0666 less the umask) instead, so artifacts can be shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_path", "write_json_atomic", "write_text_atomic"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on a clean exit it replaces ``path``, on an error it is removed."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, final)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically, flushed to disk; returns the path."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_options: Any) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically (``json.dumps`` options; default: UTF-8, indent 1)."""
+    options = {"ensure_ascii": False, "indent": 1, **dump_options}
+    return write_text_atomic(path, json.dumps(data, **options))
