@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from helixmoe.routing import RouteDecision
@@ -51,6 +51,3 @@ class Answer:
 
     def __str__(self) -> str:
         return self.text
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
