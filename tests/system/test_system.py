@@ -105,3 +105,35 @@ def test_missing_adapter_fails_at_load(tiny_system: Path, tmp_path: Path) -> Non
     (broken / "experts" / "runic" / "adapter_model.safetensors").unlink()
     with pytest.raises(SystemLoadError, match="runic"):
         HelixMoE.load(broken, device="cpu")
+
+
+def test_token_limit_follows_the_experts_fitted_answer_budget(moe: HelixMoE) -> None:
+    name = moe.experts[0]
+    info = moe.pool.info(name)
+    saved = info.pop("answer_tokens", None)
+    try:
+        assert moe.token_limit(10, name) == 40  # no budget: four times the prompt
+        info["answer_tokens"] = {"offset": 70.0, "slope": 1.5}
+        assert moe.token_limit(10, name) == 85  # a short question may get a long answer
+        assert moe.token_limit(1000, name) == moe.max_new_tokens  # never above the hard cap
+    finally:
+        info.pop("answer_tokens", None)
+        if saved is not None:
+            info["answer_tokens"] = saved
+
+
+def test_answer_budget_covers_every_training_answer() -> None:
+    from helixmoe.models.template import encode_prompt
+    from helixmoe.models.tokenizer import train_tokenizer
+    from helixmoe.tasks import generate
+    from helixmoe.training.data import TextPair
+    from helixmoe.training.experts import answer_budget
+
+    examples = generate(300, seed=4, experts=["coordinator", "ascii"])
+    tok = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], vocab_size=400)
+    pairs = [TextPair(e.prompt, e.response) for e in examples]
+    budget = answer_budget(tok, pairs, margin=0)
+    for p in pairs:
+        cap = budget["offset"] + budget["slope"] * len(encode_prompt(tok, p.prompt))
+        assert len(tok.encode(p.response)) <= cap + 1e-6
+    assert 0 < budget["slope"] < 10

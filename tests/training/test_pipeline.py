@@ -78,6 +78,13 @@ def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
 
     again = train_system(load_config(tiny_config), out, resume=True, final_eval_limit=0)
     assert all(again["stages"][s] == {"skipped": "done"} for s in ("corpus", "tokenizer", "base"))
+    # a later single-stage run adds to the saved summary instead of replacing it
+    train_system(load_config(tiny_config), out, stages=["router"], final_eval_limit=0)
+    saved = json.loads((out / "reports" / "training_summary.json").read_text())
+    assert {"base", "experts", "router"} <= set(saved["stages"]) and set(saved["exact_match"]) == {
+        "ascii",
+        "runic",
+    }
     assert again["stages"]["experts"] == {"ascii": {"skipped": "done"}, "runic": {"skipped": "done"}}
 
 

@@ -34,7 +34,7 @@ def _load(
     router: Optional[str],
     verify: str = "flag",
     constrained: bool = False,
-    max_new_tokens: int = 256,
+    max_new_tokens: int = 512,
 ) -> Any:
     from helixmoe.system import HelixMoE
 
@@ -51,7 +51,7 @@ def query(
     verify: VerifyOpt = "flag",
     constrained: Annotated[bool, typer.Option("--constrained", help="Grammar-constrained decoding.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")] = False,
-    max_new_tokens: MaxTokensOpt = 256,
+    max_new_tokens: MaxTokensOpt = 512,
 ) -> None:
     """Answer one request with the routed expert (verified against the HLX oracle)."""
     moe = _load(system, router, verify, constrained, max_new_tokens)
@@ -89,7 +89,7 @@ def chat(
     system: SystemOpt = None,
     router: RouterOpt = None,
     verify: VerifyOpt = "flag",
-    max_new_tokens: MaxTokensOpt = 256,
+    max_new_tokens: MaxTokensOpt = 512,
 ) -> None:
     """Interactive session; reads line by line when stdin is not a terminal."""
     moe = _load(system, router, verify, max_new_tokens=max_new_tokens)

@@ -18,7 +18,7 @@ __all__ = ["EvaluationConfig"]
 class EvaluationConfig(Section):
     """What an evaluation run measures (``evaluation:`` section)."""
 
-    max_new_tokens: int = Field(default=128, ge=1)
+    max_new_tokens: int = Field(default=512, ge=1)
     """Generation limit per answer."""
     splits: list[str] = Field(default_factory=lambda: ["test", "ood"])
     """Splits ``helixmoe demo`` and the benchmarks evaluate (``helixmoe eval`` takes one ``--split``)."""

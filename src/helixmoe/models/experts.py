@@ -3,9 +3,11 @@
 An *expert* is a named PEFT LoRA adapter. On disk each expert is the PEFT layout (``adapter_config.json``
 + ``adapter_model.safetensors``, loadable by plain ``PeftModel.from_pretrained`` and by vLLM
 ``--lora-modules``) plus ``expert.json`` (name, LoRA settings and free-form metadata). Everything here is
-PEFT: adapter switching (``set_adapter``), mixed-expert batches (``adapter_names=`` in ``generate``, one
-adapter per row, ``None`` = the bare base), merging (``merge_and_unload``). Hand-written are only the
-left padding and the EOS cut of :meth:`ExpertPool.generate_ids`, which HF generation leaves to callers.
+PEFT: adapter switching (``set_adapter``), mixed-expert batches (PEFT ``adapter_names``, one adapter per
+row, ``None`` = the bare base), merging (``merge_and_unload``). Greedy generation runs in
+:func:`helixmoe.models.decoding.greedy_decode`, which drops each row from the batch when it stops (HF
+``generate`` keeps finished rows in every step; that module says what was measured); any other HF
+``generate`` argument (sampling, stopping criteria...) goes to HF ``generate`` as before.
 
 Public API::
 
@@ -13,8 +15,9 @@ Public API::
     pool.add(name, lora=LoRAConfig(), info=None)     pool.load(name, directory, trainable=False)
     pool.save(name, directory)                       pool.activate(name)      pool.delete(name)
     pool.names   pool.active   pool.model   pool.base   pool.tokenizer   pool.info(name) -> dict
-    pool.generate(prompts, experts, max_new_tokens=128) -> list[str]
-    pool.generate_ids(prompt_ids, experts, max_new_tokens=128, batch_size=None, **generate_kwargs)
+    pool.generate(prompts, experts, max_new_tokens=128) -> list[str]    (max_new_tokens: int or one per row)
+    pool.generate_ids(prompt_ids, experts, max_new_tokens=128, batch_size=None, logits_processor=None,
+                      **generate_kwargs) -> list[list[int]]
     pool.merge(name, out_dir) -> Path                lora_to_peft(LoRAConfig) -> peft.LoraConfig
 """
 
@@ -38,6 +41,7 @@ from helixmoe.config.model import LoRAConfig
 from helixmoe.config.system import EXPERT_NAME_RE
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.base import is_quantized, save_base
+from helixmoe.models.decoding import greedy_decode
 from helixmoe.models.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS, EXPERT_META, atomic_dir
 from helixmoe.models.template import encode_prompt
 
@@ -164,14 +168,18 @@ class ExpertPool:
         del self._info[name]
 
     def generate(
-        self, prompts: Sequence[str], experts: Sequence[str | None], max_new_tokens: int = 128, **kwargs: Any
+        self,
+        prompts: Sequence[str],
+        experts: Sequence[str | None],
+        max_new_tokens: int | Sequence[int] = 128,
+        **kwargs: Any,
     ) -> list[str]:
         """Greedy answers for prompts (rendered with the shared template), one expert per row.
 
         Args:
             prompts: User requests, (B,).
             experts: Expert name per row, (B,); ``None`` = the bare base.
-            max_new_tokens: Generation limit per row.
+            max_new_tokens: Generation limit, for every row or one per row (B,).
             **kwargs: Passed to :meth:`generate_ids` (``batch_size``, ``logits_processor``...).
         """
         ids = [encode_prompt(self.tokenizer, p) for p in prompts]
@@ -182,18 +190,25 @@ class ExpertPool:
         self,
         prompt_ids: Sequence[Sequence[int]],
         experts: Sequence[str | None],
-        max_new_tokens: int = 128,
+        max_new_tokens: int | Sequence[int] = 128,
         batch_size: int | None = None,
+        logits_processor: Any = None,
         **generate_kwargs: Any,
     ) -> list[list[int]]:
-        """Greedy generation for a mixed-expert batch, left-padded, each row cut at its first EOS.
+        """Greedy generation for a mixed-expert batch; each row stops at its first EOS or its own cap.
+
+        A row's tokens do not depend on the other rows (left padding, per-row positions; a finished row
+        leaves the batch). Without a ``logits_processor``, rows are sorted by prompt length into batches.
 
         Args:
             prompt_ids: Token ids per row (already templated), (B, T_i).
             experts: Expert name per row, (B,); ``None`` = the bare base.
-            max_new_tokens: Generation limit per row.
+            max_new_tokens: Generation limit, for every row or one per row (B,).
             batch_size: Rows per forward batch (default: all at once).
-            **generate_kwargs: Extra HF ``generate`` arguments (e.g. ``logits_processor``).
+            logits_processor: Called on the scores of every step, as in HF ``generate`` (it sees the whole
+                batch, finished rows fed EOS), e.g. a grammar constraint.
+            **generate_kwargs: Any other HF ``generate`` argument; then HF ``generate`` runs instead (every
+                row of a batch steps until the last one stops).
 
         Returns:
             New token ids per row, without the EOS, (B, <= max_new_tokens).
@@ -205,14 +220,29 @@ class ExpertPool:
             raise ConfigError(f"{len(prompt_ids)} prompts but {len(experts)} expert names")
         for name in set(experts) - {None}:
             self._require(name)  # type: ignore[arg-type]
-        step = batch_size or max(1, len(prompt_ids))
-        out: list[list[int]] = []
-        for start in range(0, len(prompt_ids), step):
-            rows = prompt_ids[start : start + step]
-            out.extend(
-                self._generate_batch(rows, experts[start : start + step], max_new_tokens, generate_kwargs)
+        caps = [max_new_tokens] * len(prompt_ids) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+        names = None if self._peft is None else [e if e is not None else "__base__" for e in experts]
+        was_training = self.model.training
+        if was_training:  # eval() walks every module: ~5 ms a call on the tiny system, so only when needed
+            self.model.eval()
+        try:
+            if generate_kwargs:
+                if logits_processor is not None:
+                    generate_kwargs["logits_processor"] = logits_processor
+                return self._hf_generate(prompt_ids, names, caps, batch_size, generate_kwargs)
+            return greedy_decode(
+                self.model,
+                prompt_ids,
+                caps,
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                adapter_names=names,
+                logits_processor=logits_processor,
+                batch_size=batch_size,
             )
-        return out
+        finally:
+            if was_training:
+                self.model.train()
 
     def merge(self, name: str, out_dir: str | os.PathLike[str]) -> Path:
         """Export base + expert ``name`` merged into one standalone HF model directory (with the tokenizer).
@@ -233,10 +263,29 @@ class ExpertPool:
         self.tokenizer.save_pretrained(str(path))
         return path
 
-    def _generate_batch(
+    def _hf_generate(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        names: list[str] | None,
+        caps: list[int],
+        batch_size: int | None,
+        extra: dict[str, Any],
+    ) -> list[list[int]]:
+        """HF ``generate`` on batches of ``batch_size`` rows (for arguments :func:`greedy_decode` lacks)."""
+        step = batch_size or max(1, len(prompt_ids))
+        out: list[list[int]] = []
+        for start in range(0, len(prompt_ids), step):
+            part = slice(start, start + step)
+            rows = self._hf_generate_batch(
+                prompt_ids[part], None if names is None else names[part], max(caps[part]), extra
+            )
+            out.extend(row[:cap] for row, cap in zip(rows, caps[part]))
+        return out
+
+    def _hf_generate_batch(
         self,
         rows: Sequence[Sequence[int]],
-        experts: Sequence[str | None],
+        names: list[str] | None,
         max_new_tokens: int,
         extra: dict[str, Any],
     ) -> list[list[int]]:
@@ -249,15 +298,10 @@ class ExpertPool:
             max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad
         )
         kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=mask, generation_config=config, **extra)
-        if self._peft is not None:
-            kwargs["adapter_names"] = [e if e is not None else "__base__" for e in experts]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                out = cast(Any, self.model).generate(**kwargs)[:, width:]  # (B, new)
-        finally:
-            self.model.train(was_training)
+        if names is not None:
+            kwargs["adapter_names"] = names
+        with torch.inference_mode():
+            out = cast(Any, self.model).generate(**kwargs)[:, width:]  # (B, new)
         return [_cut_at(row.tolist(), eos) for row in out]
 
     def _require(self, name: str) -> PeftModel:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from helixmoe.training.stages import (
     register_stage,
 )
 
-__all__ = ["experts_stage", "save_expert"]
+__all__ = ["answer_budget", "experts_stage", "save_expert"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,24 @@ def _peft_model(ctx: StageContext, name: str | None, init_dir: Path | None) -> A
         return PeftModel.from_pretrained(base, str(init_dir), is_trainable=True)
     lora = ctx.config.lora_for(name) if name is not None else ctx.config.lora
     return get_peft_model(base, lora_to_peft(lora))
+
+
+def answer_budget(tokenizer: Any, pairs: list[Any], *, margin: int = 8) -> dict[str, float]:
+    """How many new tokens an answer of this expert may take: ``offset + slope * prompt_tokens``.
+
+    Fitted on the expert's training pairs so that every one of them fits with ``margin`` to spare: the
+    slope is the 90th percentile of answer/prompt length over prompts of 16+ tokens (conversions grow with
+    their input), the offset covers the rest (short questions with long answers, e.g. "Explain a handle.").
+    The system caps generation with it (``expert.json`` ``answer_tokens``), so babbling stops early and no
+    right answer is cut.
+    """
+    from helixmoe.models.template import encode_prompt
+
+    lengths = [(len(encode_prompt(tokenizer, p.prompt)), len(tokenizer.encode(p.response))) for p in pairs]
+    ratios = sorted(a / q for q, a in lengths if q >= 16) or [1.0]
+    slope = round(ratios[min(len(ratios) - 1, int(0.9 * len(ratios)))], 3)
+    offset = max(0.0, max((a - slope * q for q, a in lengths), default=0.0)) + margin
+    return {"offset": float(math.ceil(offset)), "slope": slope}
 
 
 def save_expert(model: Any, directory: Path, info: dict[str, Any]) -> Path:
@@ -200,6 +219,7 @@ def train_expert(
         "families": list(spec.families),
         "training": summary,
         "curriculum_init": init_dir is not None,
+        "answer_tokens": answer_budget(tokenizer, pairs_of(train)),
     }
     if process_state().is_main_process:
         save_expert(model, ctx.layout.expert_dir(name), info)

@@ -9,6 +9,7 @@ wall-clock budget.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -25,6 +26,20 @@ from helixmoe.training.stages import run_stages
 __all__ = ["train_system"]
 
 logger = logging.getLogger(__name__)
+
+
+def _merged(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` on top of an earlier run's (a later ``--stage router`` run keeps the base's figures)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return summary
+    if not isinstance(earlier, dict) or not isinstance(earlier.get("stages"), dict):
+        return summary
+    merged = {**earlier, **summary, "stages": {**earlier["stages"], **summary["stages"]}}
+    if "exact_match" in earlier and "exact_match" not in summary:
+        merged["exact_match"] = earlier["exact_match"]
+    return merged
 
 
 def train_system(
@@ -82,7 +97,8 @@ def train_system(
         )
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     if state.is_main_process:
-        write_json_atomic(ctx.layout.reports_dir / "training_summary.json", summary)
+        path = ctx.layout.reports_dir / "training_summary.json"
+        write_json_atomic(path, _merged(path, summary))
         if ctx.metrics_path.is_file():
             plot_curves(ctx.metrics_path, ctx.plot_path, title=f"{config.name} training")
     state.wait_for_everyone()

@@ -1,0 +1,205 @@
+"""greedy_decode: token for token what HF generate gives each row alone; finished rows leave the batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+
+from helixmoe.config import LoRAConfig
+from helixmoe.errors import ConfigError
+from helixmoe.models.base import load_base
+from helixmoe.models.decoding import _groups, greedy_decode
+from helixmoe.models.experts import ExpertPool
+
+LORA = LoRAConfig(r=4, alpha=8, dropout=0.0)
+PROMPTS = [
+    "Convert to LC-R: [1, 2, 3]",
+    "hi",
+    'Convert {name: "Alice", age: 30} to LC-T',
+    "∅",
+    "What is 12 + 30?",
+    "Translate into runic: {14: {@0: 42}}",
+]
+EXPERTS = ["ascii", "runic", "__base__", "runic", "ascii", "__base__"]
+# The longest prompt (row 2) has the smallest cap: once it leaves, the padding no other row needs is cut.
+CAPS = [9, 14, 2, 6, 11, 1]
+
+
+@pytest.fixture(scope="module")
+def pool(tiny_base_dir: Path, char_tokenizer) -> ExpertPool:
+    torch.set_num_threads(1)
+    pool = ExpertPool(load_base(tiny_base_dir, device="cpu"), char_tokenizer)
+    for seed, name in enumerate(["ascii", "runic"]):
+        pool.add(name, LORA)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():  # fresh LoRA is the identity (B = 0): make the experts differ
+            for key, param in pool.model.named_parameters():
+                if f".{name}." in key and "lora_B" in key:
+                    param.copy_(torch.randn(param.shape, generator=g) * 0.5)
+    pool.model.eval()
+    return pool
+
+
+@pytest.fixture(scope="module")
+def rows(char_tokenizer) -> list[list[int]]:
+    return [char_tokenizer.encode(p, add_special_tokens=False) for p in PROMPTS]
+
+
+def _hf_alone(model, row: list[int], name: str | None, cap: int, eos: int, pad: int) -> list[int]:
+    """What HF generate gives this row alone, cut before its first EOS."""
+    config = GenerationConfig(max_new_tokens=cap, do_sample=False, eos_token_id=eos, pad_token_id=pad)
+    extra = {} if name is None else {"adapter_names": [name]}
+    with torch.inference_mode():
+        out = model.generate(input_ids=torch.tensor([row]), generation_config=config, **extra)[0, len(row) :]
+    new = out.tolist()
+    return new[: new.index(eos)] if eos in new else new
+
+
+def _early_eos(pool: ExpertPool, rows: list[list[int]]) -> int:
+    """A token that the greedy answer of row 0 emits third: used as EOS, it stops some rows early."""
+    pad = pool.tokenizer.pad_token_id
+    return _hf_alone(pool.model, rows[0], EXPERTS[0], 5, eos=-1, pad=pad)[2]
+
+
+def test_mixed_experts_match_hf_generate_row_by_row(pool: ExpertPool, rows: list[list[int]]) -> None:
+    eos, pad = _early_eos(pool, rows), pool.tokenizer.pad_token_id
+    expected = [_hf_alone(pool.model, r, n, c, eos, pad) for r, n, c in zip(rows, EXPERTS, CAPS)]
+    got = greedy_decode(pool.model, rows, CAPS, eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS)
+    assert got == expected
+    # the check covers rows that stop at EOS before their cap, and rows that stop at the cap
+    assert any(len(e) < c for e, c in zip(expected, CAPS))
+    assert any(len(e) == c for e, c in zip(expected, CAPS))
+    assert len({tuple(_hf_alone(pool.model, rows[0], n, 8, -1, pad)) for n in ("ascii", "runic")}) == 2
+
+
+def test_micro_batches_and_a_plain_model(pool: ExpertPool, rows: list[list[int]]) -> None:
+    eos, pad = _early_eos(pool, rows), pool.tokenizer.pad_token_id
+    whole = greedy_decode(pool.model, rows, CAPS, eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS)
+    for size in (1, 2, 4):
+        kwargs = dict(eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS, batch_size=size)
+        assert greedy_decode(pool.model, rows, CAPS, **kwargs) == whole
+    base = pool.model.get_base_model()
+    with pool.model.disable_adapter():  # the bare transformers model, no PEFT
+        expected = [_hf_alone(base, r, None, c, eos, pad) for r, c in zip(rows, CAPS)]
+        assert greedy_decode(base, rows, CAPS, eos_token_id=eos, pad_token_id=pad) == expected
+
+
+class _Countdown(LogitsProcessor):
+    """Per-row state across steps, like the grammar processors: row i must stop after ``stops[i]`` tokens.
+
+    It also checks that it is called as HF generate calls it: the whole batch, one more token each step.
+    """
+
+    def __init__(self, stops: list[int], eos: int) -> None:
+        self.stops, self.eos = stops, eos
+        self.calls: list[tuple[int, int]] = []
+        self.last = torch.empty(0)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.calls:
+            assert input_ids.shape == (self.calls[-1][0], self.calls[-1][1] + 1)
+        self.calls.append(tuple(input_ids.shape))  # type: ignore[arg-type]
+        self.last = input_ids
+        step = len(self.calls) - 1
+        scores = scores.clone()
+        for row, stop in enumerate(self.stops):
+            if step >= stop:
+                scores[row] = float("-inf")
+                scores[row, self.eos] = 0.0
+            else:  # never EOS before the countdown: the row goes on to its cap or its countdown
+                scores[row, self.eos] = float("-inf")
+        return scores
+
+
+def test_processor_sees_the_whole_batch_as_in_generate(pool: ExpertPool, rows: list[list[int]]) -> None:
+    eos, pad = pool.tokenizer.eos_token_id, pool.tokenizer.pad_token_id
+    stops, caps = [3, 20, 1, 5, 20, 20], [12, 4, 12, 12, 7, 1]
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+    mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(r) for r in rows])[:, None]).long()
+    config = GenerationConfig(max_new_tokens=max(caps), do_sample=False, eos_token_id=eos, pad_token_id=pad)
+    with torch.inference_mode():
+        out = pool.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            generation_config=config,
+            adapter_names=EXPERTS,
+            logits_processor=LogitsProcessorList([_Countdown(stops, eos)]),
+        )[:, width:]
+    expected = []
+    for row, cap in zip(out.tolist(), caps):
+        row = row[: row.index(eos)] if eos in row else row
+        expected.append(row[:cap])
+    countdown = _Countdown(stops, eos)
+    got = greedy_decode(
+        pool.model,
+        rows,
+        caps,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        adapter_names=EXPERTS,
+        logits_processor=LogitsProcessorList([countdown]),
+    )
+    assert got == expected
+    assert [len(g) for g in got] == [3, 4, 1, 5, 7, 1]
+    assert all(batch == len(rows) for batch, _ in countdown.calls)
+    for row, answer in zip(countdown.last.tolist(), got):  # finished rows are fed EOS, which ends them
+        new = row[width:]  # the last call sees every token but the last step's
+        assert new[: len(answer)] == answer[: len(new)] and set(new[len(answer) :]) <= {eos}
+    assert sum(set(row[width + len(a) :]) == {eos} for row, a in zip(countdown.last.tolist(), got)) >= 4
+
+
+def test_finished_rows_leave_the_batch(pool: ExpertPool, rows: list[list[int]]) -> None:
+    pad = pool.tokenizer.pad_token_id
+    seen: list[tuple[int, int]] = []
+    inner = pool.model.get_base_model()
+    handle = inner.register_forward_pre_hook(
+        lambda _m, _a, kw: seen.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        greedy_decode(pool.model, rows, CAPS, eos_token_id=-1, pad_token_id=pad, adapter_names=EXPERTS)
+    finally:
+        handle.remove()
+    sizes = [b for b, _ in seen]
+    reads = next(k for k in range(1, len(sizes) + 1) if sum(sizes[:k]) == len(rows))  # prefill forwards
+    padded = sum(b * t for b, t in seen[:reads])
+    longest = max(len(r) for r in rows)
+    assert reads > 1 and padded < len(rows) * longest  # prompts are read in groups of similar length
+    batches = sizes[reads:]
+    assert len(batches) == max(CAPS) - 1  # one step per token after the first, for the longest row only
+    assert batches == sorted(batches, reverse=True) and batches[-1] == 1  # rows left as they stopped
+
+
+def test_prompts_are_grouped_by_length() -> None:
+    lengths = [8, 13, 18, 24, 24, 26, 26, 28, 41, 43, 49, 50, 51, 67, 78, 103]  # the benchmark's prompts
+    groups = _groups(lengths)
+    assert [i for g in groups for i in g] == list(range(len(lengths)))
+    assert sum(len(g) * lengths[g[-1]] for g in groups) == 788 and len(groups) == 3
+    assert _groups([5]) == [[0]] and _groups([7, 7, 7]) == [[0, 1, 2]]
+
+
+def test_pool_generate_ids_takes_a_cap_per_row(pool: ExpertPool, rows: list[list[int]]) -> None:
+    experts = [None if n == "__base__" else n for n in EXPERTS]
+    per_row = pool.generate_ids(rows, experts, CAPS)
+    assert [len(r) for r in per_row] == CAPS  # the real EOS never comes first on this random model
+    assert pool.generate_ids(rows, experts, max(CAPS)) == [
+        pool.generate_ids([r], [e], max(CAPS))[0] for r, e in zip(rows, experts)
+    ]
+    # any other HF generate argument runs HF generate, with the same answers
+    assert pool.generate_ids(rows, experts, CAPS, use_cache=True) == per_row
+
+
+def test_arguments_are_checked(pool: ExpertPool, rows: list[list[int]]) -> None:
+    kwargs = dict(eos_token_id=1, pad_token_id=0)
+    with pytest.raises(ConfigError, match="2 prompts but 1 token caps"):
+        greedy_decode(pool.model, rows[:2], [3], **kwargs)
+    with pytest.raises(ConfigError, match="and 1 adapter names"):
+        greedy_decode(pool.model, rows[:2], [3, 3], adapter_names=["ascii"], **kwargs)
+    with pytest.raises(ConfigError, match="empty prompt"):
+        greedy_decode(pool.model, [[]], [3], **kwargs)
+    with pytest.raises(ConfigError, match=">= 0"):
+        greedy_decode(pool.model, rows[:1], [-1], **kwargs)
+    assert greedy_decode(pool.model, rows[:2], [0, 2], adapter_names=["ascii", "runic"], **kwargs)[0] == []
