@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test test-all bench lint format clean
+.PHONY: setup demo default-system test test-all bench lint format clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/helixmoe demo
+
+# Train, evaluate and install the built-in system into src/helixmoe/default_system (atomically, < 20 MB).
+# ARGS passes options through, e.g. make default-system ARGS="--time-budget 30m".
+default-system: setup
+	$(BIN)/helixmoe demo --ship $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

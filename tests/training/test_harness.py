@@ -113,3 +113,25 @@ def test_best_at_end_is_the_exact_match_best(tmp_path, toy_data, tokenizer):
         if "eval_exact_match" in r
     ]
     assert logged == [0.1, 0.9, 0.3, 0.2]
+
+
+def test_budget_keeps_room_for_the_final_evaluation(monkeypatch):
+    from transformers import TrainerControl, TrainerState
+
+    from helixmoe.training import callbacks
+
+    clock = [100.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    cb = callbacks.WallClockBudgetCallback(60.0)
+    state, control = TrainerState(), TrainerControl()
+    cb.on_train_begin(None, state, control)
+    clock[0] = 110.0
+    cb.on_step_end(None, state, control)
+    clock[0] = 130.0  # an evaluation right after that step took 20 s
+    cb.on_evaluate(None, state, control)
+    clock[0] = 135.0  # 35 s used: 35 + 20 < 60, keep going
+    cb.on_step_end(None, state, control)
+    assert not control.should_training_stop
+    clock[0] = 141.0  # 41 s used: the final 20 s evaluation would end past the budget, so stop now
+    cb.on_step_end(None, state, control)
+    assert control.should_training_stop and control.should_evaluate

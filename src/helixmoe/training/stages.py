@@ -189,8 +189,14 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
+#: Stages that run even when the budget is spent: fitting the router takes seconds, and a system without
+#: one does not load.
+_ALWAYS_RUN = frozenset({"router"})
+
+
 def run_stages(ctx: StageContext, names: list[str]) -> dict[str, Any]:
-    """Run the named stages in registry order; ``["all"]`` = every registered stage.
+    """Run the named stages in registry order; ``["all"]`` = every registered stage (the router stage runs
+    even when the time budget is spent).
 
     Raises:
         ConfigError: an unknown stage name.
@@ -204,7 +210,7 @@ def run_stages(ctx: StageContext, names: list[str]) -> dict[str, Any]:
             if ctx.interrupted:
                 ctx.results[name] = {"skipped": "interrupted by a signal"}
                 continue
-            if ctx.out_of_time():
+            if ctx.out_of_time() and name not in _ALWAYS_RUN:
                 ctx.results[name] = {"skipped": "time budget exhausted"}
                 logger.warning("stage %s skipped: time budget exhausted", name)
                 continue

@@ -1,0 +1,131 @@
+"""The built-in default system: building and installing it, loading it, and the clear error without it.
+
+``test_build_default_system_quick`` trains for real on the ``--quick`` settings (about 15–30 s on 2 shared
+cores); the install rules (strip, size limit, atomic swap) are also checked on a fake pipeline. The
+``shipped`` test checks what ``make default-system`` installed and fails, never skips, until it has run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from helixmoe import ship
+from helixmoe.errors import SystemLoadError
+from helixmoe.system import HelixMoE, default_system_path
+from helixmoe.system import core as system_core
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def test_build_default_system_quick(tmp_path: Path) -> None:
+    target = tmp_path / "default_system"
+    stages: list[tuple[str, str]] = []
+    result = ship.build_default_system(
+        ship.demo_config(quick=True), target, on_stage=lambda s, e, info: stages.append((s, e))
+    )
+    assert result.root == target and not result.interrupted
+    assert [s for s, e in stages if e == "end"] == [*ship.TRAIN_STAGES, "eval:test", "eval:ood"]
+    assert sorted(p.name for p in target.iterdir()) == sorted(ship.SHIPPED_PARTS)
+    assert not list(tmp_path.glob(".default_system*")), "the temporary build directory was left behind"
+    size = ship.directory_bytes(target)
+    assert size < ship.MAX_SHIPPED_BYTES
+    for name in ("eval-test/report.md", "eval-test/report.json", "eval-ood/report.md", "summary.md"):
+        assert (target / "reports" / name).is_file(), name
+    assert str(target) in (target / "reports" / "eval-test" / "report.json").read_text()
+    moe = HelixMoE.load(target)
+    answer = moe.answer("Convert to LC-R: [1, 2, 3]")
+    assert answer.expert in moe.experts and isinstance(answer.text, str)
+
+
+def _fake_pipeline(extra_bytes: int = 0, interrupted: bool = False) -> Any:
+    def fake(config: Any, output_dir: Path, **kw: Any) -> ship.PipelineResult:
+        root = Path(output_dir)
+        for part in ("tokenizer", "base", "experts", "router", "reports", ".train/corpus"):
+            (root / part).mkdir(parents=True, exist_ok=True)
+        (root / "system.yaml").write_text("name: fake\n")
+        (root / "base" / "model.safetensors").write_bytes(b"\0" * (1000 + extra_bytes))
+        (root / ".train" / "corpus" / "train.jsonl").write_bytes(b"\0" * 50_000)
+        (root / "reports" / "report.md").write_text(f"measured {root}\n")
+        return ship.PipelineResult(root=root, interrupted=interrupted)
+
+    return fake
+
+
+def _old_system(target: Path) -> None:
+    target.mkdir()
+    (target / "system.yaml").write_text("name: old\n")
+
+
+def test_install_strips_the_work_dir_and_relabels_reports(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(ship, "train_and_evaluate", _fake_pipeline())
+    target = tmp_path / "default_system"
+    _old_system(target)
+    ship.build_default_system(ship.demo_config(quick=True), target)
+    assert sorted(p.name for p in target.iterdir()) == sorted(ship.SHIPPED_PARTS)
+    assert (target / "system.yaml").read_text() == "name: fake\n"
+    assert (target / "reports" / "report.md").read_text() == f"measured {target}\n"
+    assert ship.directory_bytes(target) < 10_000
+
+
+@pytest.mark.parametrize(
+    ("fake", "message"),
+    [
+        (_fake_pipeline(extra_bytes=30_000), "over the 0.0 MB limit"),
+        (_fake_pipeline(interrupted=True), "interrupted"),
+    ],
+)
+def test_a_failed_build_leaves_the_old_system(
+    tmp_path: Path, monkeypatch: Any, fake: Any, message: str
+) -> None:
+    monkeypatch.setattr(ship, "train_and_evaluate", fake)
+    target = tmp_path / "default_system"
+    _old_system(target)
+    with pytest.raises(SystemLoadError, match=message):
+        ship.build_default_system(ship.demo_config(quick=True), target, max_bytes=20_000)
+    assert [p.name for p in target.iterdir()] == ["system.yaml"]
+    assert (target / "system.yaml").read_text() == "name: old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["default_system"]
+
+
+def test_load_without_a_shipped_system_says_how_to_build_it(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(system_core, "default_system_path", lambda: tmp_path / "missing")
+    with pytest.raises(SystemLoadError, match="make default-system"):
+        HelixMoE.load()
+
+
+def test_query_without_system_uses_the_built_in_one(tmp_path: Path, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from helixmoe.cli.app import app
+
+    monkeypatch.setattr(system_core, "default_system_path", lambda: tmp_path / "missing")
+    result = CliRunner().invoke(app, ["query", "Convert to LC-R: [1]"])
+    assert isinstance(result.exception, SystemLoadError)
+    assert "make default-system" in str(result.exception)
+
+
+SHIPPED_CONVERSIONS = (
+    ("Convert to LC-R: [1, 2, 3]", "🜃1, 2, 3🜄"),
+    ("Convert to LC-T: [1, 2, 3]", "[1,2,3]"),
+    ("Convert to LC-T: {14: {@0: 42}}", "{C:14,0=42}"),
+    ("Convert to LC-R: {14: {@0: 42}}", "🜊14🜁0 42🜂"),
+)
+
+
+@pytest.mark.shipped
+def test_shipped_system_loads_and_converts_exactly() -> None:
+    root = default_system_path()
+    if not (root / "system.yaml").is_file():
+        pytest.fail(f"no built-in system at {root}: run `make default-system` to train and install it")
+    assert ship.directory_bytes(root) < ship.MAX_SHIPPED_BYTES
+    assert (root / "reports" / "eval-test" / "report.md").is_file()
+    moe = HelixMoE.load(verify="off")
+    for prompt, expected in SHIPPED_CONVERSIONS:
+        assert moe.query(prompt) == expected, prompt
