@@ -175,7 +175,8 @@ def estimate_seconds(config: SystemConfig) -> dict[str, float]:
     budget = config.training.time_budget
     training = budget if budget is not None else 0.0
     ev = config.evaluation
-    per_split = 15.0 + (ev.n or 200) * _EVAL_S_PER_EXAMPLE * ev.max_new_tokens / 128
+    # answers stop at the expert's fitted answer budget (about twice the prompt), well below a large hard cap
+    per_split = 15.0 + (ev.n or 200) * _EVAL_S_PER_EXAMPLE * min(ev.max_new_tokens, 128) / 128
     evaluation = len(ev.splits) * per_split
     router = router_reserve_s(config)
     return {
@@ -392,8 +393,12 @@ def build_default_system(
     *,
     max_bytes: int = MAX_SHIPPED_BYTES,
     on_stage: StageHook | None = None,
+    trained: str | Path | None = None,
 ) -> PipelineResult:
     """Train, evaluate and install a system as the built-in default (``helixmoe/default_system``).
+
+    ``trained``: a system directory trained earlier (e.g. with a longer budget by ``helixmoe train``): its
+    finished stages are kept (the pipeline resumes on a copy; the original is not touched), the rest run.
 
     The run happens in a temporary sibling of ``out``; only a complete, stripped result within
     ``max_bytes`` replaces ``out`` (atomically), so a failed or interrupted build leaves the old one.
@@ -416,7 +421,11 @@ def build_default_system(
     config = config or demo_config()
     target = Path(out) if out is not None else default_system_path()
     with atomic_dir(target) as tmp:
-        result = train_and_evaluate(config, tmp, on_stage=on_stage)
+        if trained is not None:
+            if not (Path(trained) / "system.yaml").is_file():
+                raise SystemLoadError(f"{trained}: not a trained system directory (no system.yaml)")
+            shutil.copytree(trained, tmp, dirs_exist_ok=True)
+        result = train_and_evaluate(config, tmp, resume=trained is not None, on_stage=on_stage)
         if result.interrupted:
             raise SystemLoadError(f"building {target} was interrupted; the previous system is unchanged")
         strip_system(tmp)

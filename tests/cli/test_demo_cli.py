@@ -131,6 +131,7 @@ def test_resume_after_ctrl_c_finishes_the_demo(tmp_path: Path) -> None:
         (["--size", "0"], "error: --size must be at least 1"),
         (["--config", "/nonexistent/x.yaml"], "error:"),
         (["--ship", "--output", "somewhere"], "error: --ship installs into the package"),
+        (["--ship", "--resume"], "error: --ship installs into the package"),
         (["training.no_such_key=1"], "error:"),
     ],
 )

@@ -58,6 +58,27 @@ def _fake_pipeline(extra_bytes: int = 0, interrupted: bool = False) -> Any:
     return fake
 
 
+def test_ship_a_system_trained_elsewhere_resumes_on_a_copy(tmp_path: Path, monkeypatch: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake(config: Any, output_dir: Path, **kw: Any) -> ship.PipelineResult:
+        seen.update(kw, copied=(Path(output_dir) / "base" / "model.safetensors").read_bytes())
+        return _fake_pipeline()(config, output_dir)
+
+    monkeypatch.setattr(ship, "train_and_evaluate", fake)
+    trained = tmp_path / "long-run"
+    (trained / "base").mkdir(parents=True)
+    (trained / "system.yaml").write_text("name: long\n")
+    (trained / "base" / "model.safetensors").write_bytes(b"weights")
+    target = tmp_path / "default_system"
+    ship.build_default_system(ship.demo_config(quick=True), target, trained=trained)
+    assert seen["resume"] is True and seen["copied"] == b"weights"
+    assert (trained / "base" / "model.safetensors").read_bytes() == b"weights"  # the original is untouched
+    assert not (target / ".train").exists()
+    with pytest.raises(SystemLoadError, match="not a trained system"):
+        ship.build_default_system(ship.demo_config(quick=True), target, trained=tmp_path / "nothing")
+
+
 def _old_system(target: Path) -> None:
     target.mkdir()
     (target / "system.yaml").write_text("name: old\n")

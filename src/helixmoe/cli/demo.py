@@ -93,17 +93,23 @@ def demo(
     ship: Annotated[
         bool,
         typer.Option(
-            "--ship", help="Install the result as the built-in default system (make default-system)."
+            "--ship",
+            help="Install the result as the built-in default system (make default-system); with "
+            "--resume --output DIR, finish, evaluate and install the system trained in DIR.",
         ),
     ] = False,
 ) -> None:
     """Build the corpus, train tokenizer, base, experts and router, evaluate, and answer sample queries."""
     from helixmoe.ship import demo_config, estimate_seconds
 
-    if ship and (output is not None or resume):
-        raise ConfigError("--ship installs into the package; it takes neither --output nor --resume")
+    if ship and (output is not None) != resume:
+        raise ConfigError(
+            "--ship installs into the package; --ship --resume --output DIR ships the system trained in DIR"
+        )
     console = Console(file=sys.stdout)  # pinned: library output is redirected to a log while stages run
     started = time.monotonic()
+    if ship and output is not None and config is None:
+        config = output / "system.yaml"  # ship what DIR was trained with
     cfg = demo_config(config, time_budget=time_budget, size=size, quick=quick, overrides=overrides or ())
     out = output or DEFAULT_OUTPUT
     if not ship:
@@ -203,7 +209,7 @@ def _run(console: Console, cfg: Any, out: Path, *, ship: bool, resume: bool) -> 
 
     with StageProgress(console, cfg) as progress:
         if ship:
-            return build_default_system(cfg, on_stage=progress.hook)
+            return build_default_system(cfg, on_stage=progress.hook, trained=out if resume else None)
         return train_and_evaluate(cfg, out, resume=resume, on_stage=progress.hook)
 
 
