@@ -183,3 +183,17 @@ def test_continuous_mode_trains_on_fresh_rounds(tmp_path, tiny_config):
     phases = {json.loads(line)["phase"] for line in (out / "reports" / "training_metrics.jsonl").open()}
     assert {"experts/runic", "experts/runic/round1"} <= phases
     assert (out / "experts" / "runic" / "adapter_model.safetensors").is_file()
+
+
+def test_spent_budget_skips_training_stages_but_still_fits_the_router(tmp_path, tiny_config, monkeypatch):
+    from helixmoe.models.layout import SystemLayout
+    from helixmoe.training import stages
+    from helixmoe.training.context import StageContext
+
+    ran: list[str] = []
+    for name in STAGES:
+        monkeypatch.setitem(stages.STAGES, name, lambda ctx, name=name: ran.append(name) or {"ran": True})
+    ctx = StageContext(config=load_config(tiny_config), layout=SystemLayout(tmp_path), deadline=0.0)
+    results = stages.run_stages(ctx, ["all"])
+    assert ran == ["router"]
+    assert results["base"] == {"skipped": "time budget exhausted"} and results["router"] == {"ran": True}
