@@ -127,7 +127,7 @@ def demo_config(
     Raises:
         ConfigError: a bad file, override, size or duration.
     """
-    from helixmoe.config.training import parse_duration
+    from helixmoe.config.training import budget_override
 
     chosen = list(QUICK_OVERRIDES) if quick else []
     if size is not None:
@@ -135,11 +135,7 @@ def demo_config(
             raise ConfigError(f"--size must be at least 1 example per expert, got {size}")
         chosen.append(f"training.corpus.train_per_expert={size}")
     if time_budget is not None:
-        try:
-            parse_duration(time_budget)
-        except ValueError as err:
-            raise ConfigError(f"--time-budget: {err}") from None
-        chosen.append(f"training.time_budget={time_budget}")
+        chosen.append(budget_override(time_budget))
     chosen.append("training.progress_bars=false")  # the caller shows its own progress
     config: SystemConfig = load_config(
         path if path is not None else builtin_config_path(), [*chosen, *overrides]

@@ -12,8 +12,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from helixmoe.errors import ConfigError
-
 __all__ = ["register"]
 
 
@@ -51,15 +49,11 @@ def train_moe(
 ) -> None:
     """Train top-k routed LoRA experts inside the base's MLPs on mixed-domain data."""
     from helixmoe.config import SystemConfig, load_config
-    from helixmoe.config.training import parse_duration
+    from helixmoe.config.training import budget_override
 
     extra = list(overrides or [])
     if time_budget is not None:
-        try:
-            parse_duration(time_budget)
-        except ValueError as err:
-            raise ConfigError(f"--time-budget: {err}") from None
-        extra.append(f"training.time_budget={time_budget}")
+        extra.append(budget_override(time_budget))
     if data is not None:
         extra.append(f"moe.data={data}")
     cfg: SystemConfig = load_config(config, extra)

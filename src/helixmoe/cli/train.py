@@ -12,8 +12,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from helixmoe.errors import ConfigError
-
 __all__ = ["register"]
 
 
@@ -54,15 +52,11 @@ def train(
 ) -> None:
     """Train a system: corpus → tokenizer → base → experts, writing the system directory."""
     from helixmoe.config import SystemConfig, load_config
-    from helixmoe.config.training import parse_duration
+    from helixmoe.config.training import budget_override
 
     all_overrides = list(overrides or [])
     if time_budget is not None:
-        try:
-            parse_duration(time_budget)
-        except ValueError as err:
-            raise ConfigError(f"--time-budget: {err}") from None
-        all_overrides.append(f"training.time_budget={time_budget}")
+        all_overrides.append(budget_override(time_budget))
     cfg: SystemConfig = load_config(config, all_overrides)
     if verbose:
         logging.getLogger("helixmoe").setLevel(logging.INFO)

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from helixmoe.config.base import Section
+from helixmoe.errors import ConfigError
 
 __all__ = [
     "ContinuousConfig",
@@ -28,6 +29,7 @@ __all__ = [
     "Duration",
     "PhaseConfig",
     "TrainingConfig",
+    "budget_override",
     "parse_duration",
 ]
 
@@ -55,6 +57,19 @@ def parse_duration(value: object) -> float | None:
     if seconds <= 0:
         raise ValueError(f"a duration must be positive, got {value!r}")
     return seconds
+
+
+def budget_override(time_budget: str) -> str:
+    """The dotted override for a ``--time-budget`` option, checked first.
+
+    Raises:
+        ConfigError: the text is not a duration (the message names the option).
+    """
+    try:
+        parse_duration(time_budget)
+    except ValueError as err:
+        raise ConfigError(f"--time-budget: {err}") from None
+    return f"training.time_budget={time_budget}"
 
 
 Duration = Annotated[float | None, BeforeValidator(parse_duration)]
