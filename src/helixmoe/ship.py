@@ -86,10 +86,11 @@ QUICK_OVERRIDES = (
     "evaluation.latency_queries=2",
     "evaluation.max_new_tokens=16",
 )
-# Rough costs on 2 CPU cores. Measured on the shared development machine (other jobs held the cores):
-# evaluation 1.5 s per example at 128 new tokens with barely trained experts (that run to the token cap),
-# routing 54 s for 38 000 prompts; a dedicated machine and trained experts (which stop early) are faster.
-_EVAL_S_PER_EXAMPLE = 0.6
+# Rough costs on 2 CPU cores. Measured with `time helixmoe demo` (built-in config, 9-minute training budget,
+# another training job on the second core): evaluation 10.6 s for 200 test and 11.2 s for 200 ood examples
+# (batched decoding, answers capped by each expert's fitted budget), i.e. ~0.055 s an example; barely trained
+# experts babble to their cap, so the plan assumes 0.15. Routing: 26 s for 38 000 prompts.
+_EVAL_S_PER_EXAMPLE = 0.15
 _ROUTER_S_PER_PROMPT = 1.0 / 1500
 _OVERHEAD_S = 60.0  # start-up, the evaluation each training phase runs when its budget ends, sample queries
 _MIN_DEMO_TRAINING_S = 120.0
