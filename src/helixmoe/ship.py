@@ -19,6 +19,7 @@ inside functions: ``helixmoe demo`` can check its options and config before payi
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -225,6 +226,7 @@ def train_and_evaluate(
     hook = on_stage or (lambda stage, event, info: None)
     result = PipelineResult(root=Path(output_dir))
     started = time.monotonic()
+    earlier_s = _training_wall_s(result.root) if resume else 0.0
     budget = config.training.time_budget
     reserve = router_reserve_s(config) if budget is not None else 0.0
     try:
@@ -246,16 +248,29 @@ def train_and_evaluate(
                 result.interrupted = True
                 return result
     finally:
-        _finish_training_record(config, result, time.monotonic() - started)
+        _finish_training_record(config, result, earlier_s + time.monotonic() - started)
     _evaluate(config, result, hook)
     write_summary(result, summary_rows(result))
     return result
 
 
+def _training_wall_s(root: Path) -> float:
+    """The training wall time recorded so far in ``root`` (0 when none)."""
+    try:
+        wall = json.loads((root / "reports" / "training_summary.json").read_text(encoding="utf-8"))[
+            "wall_time_s"
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    return float(wall) if isinstance(wall, (int, float)) else 0.0
+
+
 def _finish_training_record(config: SystemConfig, result: PipelineResult, wall_s: float) -> None:
-    """Restore ``system.yaml`` to the run's config and write the merged ``training_summary.json``."""
+    """Restore ``system.yaml`` to the run's config and write the merged ``training_summary.json`` (stages
+    finished by an earlier run keep their figures; ``wall_s`` is the training's total wall time)."""
     from helixmoe.atomic import write_json_atomic
     from helixmoe.models.layout import SystemLayout
+    from helixmoe.training.pipeline import merge_summary
 
     layout = SystemLayout(result.root)
     if not layout.root.is_dir():
@@ -268,7 +283,8 @@ def _finish_training_record(config: SystemConfig, result: PipelineResult, wall_s
         "interrupted": result.interrupted,
         "wall_time_s": round(wall_s, 1),
     }
-    write_json_atomic(layout.reports_dir / "training_summary.json", summary, default=str)
+    path = layout.reports_dir / "training_summary.json"
+    write_json_atomic(path, merge_summary(path, summary, resume=False), default=str)
 
 
 def _evaluate(config: SystemConfig, result: PipelineResult, hook: StageHook) -> None:
@@ -337,7 +353,13 @@ def write_summary(result: PipelineResult, rows: list[dict[str, Any]]) -> Path:
         cells = [pct(r[k]) for k in ("exact_test", "exact_ood", "verified_test", "routed_test", "routed_ood")]
         lines.append(f"| {r['expert']} | {' | '.join(cells)} | {ms} |")
     seconds = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
-    text = "# Demo summary\n\n" + "\n".join(lines) + f"\n\nWall time per stage: {seconds}.\n"
+    total = _training_wall_s(result.root)
+    text = (
+        "# Demo summary\n\n"
+        + "\n".join(lines)
+        + f"\n\nWall time per stage in this run (a stage finished by an earlier run shows ~0 s): {seconds}."
+        + f"\nTraining wall time in all (training_summary.json): {total / 60:.1f} min.\n"
+    )
     return write_text_atomic(reports / "summary.md", text)
 
 

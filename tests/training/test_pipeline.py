@@ -78,6 +78,10 @@ def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
 
     again = train_system(load_config(tiny_config), out, resume=True, final_eval_limit=0)
     assert all(again["stages"][s] == {"skipped": "done"} for s in ("corpus", "tokenizer", "base"))
+    # the resumed run keeps the finished stages' figures and adds its wall time to the total
+    saved = json.loads((out / "reports" / "training_summary.json").read_text())
+    assert saved["stages"]["base"] == summary["stages"]["base"]
+    assert saved["wall_time_s"] == round(summary["wall_time_s"] + again["wall_time_s"], 1)
     # a later single-stage run adds to the saved summary instead of replacing it
     train_system(load_config(tiny_config), out, stages=["router"], final_eval_limit=0)
     saved = json.loads((out / "reports" / "training_summary.json").read_text())

@@ -23,22 +23,30 @@ from helixmoe.training.context import StageContext, process_state
 from helixmoe.training.metrics import plot_curves
 from helixmoe.training.stages import run_stages
 
-__all__ = ["train_system"]
+__all__ = ["merge_summary", "train_system"]
 
 logger = logging.getLogger(__name__)
 
 
-def _merged(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
-    """``summary`` on top of an earlier run's (a later ``--stage router`` run keeps the base's figures)."""
+def merge_summary(path: Path, summary: dict[str, Any], *, resume: bool) -> dict[str, Any]:
+    """``summary`` on top of the one saved at ``path`` by an earlier run of the same system directory.
+
+    A later ``--stage router`` run keeps the base's figures; a stage skipped as already done keeps its
+    earlier summary; with ``resume`` the wall time adds up over the invocations (the training's total).
+    """
     try:
         earlier = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return summary
     if not isinstance(earlier, dict) or not isinstance(earlier.get("stages"), dict):
         return summary
-    merged = {**earlier, **summary, "stages": {**earlier["stages"], **summary["stages"]}}
+    fresh = {k: v for k, v in summary.get("stages", {}).items() if v != {"skipped": "done"}}
+    merged = {**earlier, **summary, "stages": {**earlier["stages"], **fresh}}
     if "exact_match" in earlier and "exact_match" not in summary:
         merged["exact_match"] = earlier["exact_match"]
+    before = earlier.get("wall_time_s")
+    if resume and isinstance(before, (int, float)) and isinstance(summary.get("wall_time_s"), (int, float)):
+        merged["wall_time_s"] = round(before + summary["wall_time_s"], 1)
     return merged
 
 
@@ -98,7 +106,7 @@ def train_system(
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     if state.is_main_process:
         path = ctx.layout.reports_dir / "training_summary.json"
-        write_json_atomic(path, _merged(path, summary))
+        write_json_atomic(path, merge_summary(path, summary, resume=resume))
         if ctx.metrics_path.is_file():
             plot_curves(ctx.metrics_path, ctx.plot_path, title=f"{config.name} training")
     state.wait_for_everyone()
