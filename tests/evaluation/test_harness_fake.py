@@ -117,6 +117,10 @@ def test_per_expert_and_family_groups(scripted: tuple[list[tasks.Example], FakeP
         assert group["exact"] == pytest.approx(sum(SCRIPT[i][1] for i, _ in rows) / len(rows))
     assert sum(g["n"] for g in report.by_family.values()) == 10
     assert set(report.by_family) == {ex.family for ex in examples}
+    assert all(g["latency_p50_ms"] is None and g["latency_n"] == 0 for g in report.by_expert.values())
+    timed = evaluate(fake, examples, latency_queries=len(examples))
+    assert sum(g["latency_n"] for g in timed.by_expert.values()) == len(examples)
+    assert all(g["latency_p50_ms"] is not None for g in timed.by_expert.values() if g["latency_n"])
 
 
 def test_oracle_policy_keeps_model_only_apart(scripted: tuple[list[tasks.Example], FakePredictor]) -> None:
@@ -135,7 +139,8 @@ def test_latency_and_throughput(scripted: tuple[list[tasks.Example], FakePredict
     batched = report.latency["batched_per_row"]["generate"]
     assert (batched["n"], batched["p50"], batched["p95"], batched["p99"]) == (10, 55.0, 95.5, 99.1)
     single = report.latency["single_query"]["total"]
-    assert single["n"] == 4 and single["p50"] == pytest.approx(25.6)  # 10.6, 20.6, 30.6, 40.6
+    # spread over the split: examples 0, 2, 4, 6 -> 10.6, 30.6, 50.6, 70.6 ms
+    assert single["n"] == 4 and single["p50"] == pytest.approx(40.6)
     t = report.throughput
     words = sum(
         len(fake.answers.get((ex.prompt, fake.routes[ex.prompt]), "definitely not the answer").split())

@@ -199,7 +199,9 @@ def _oracle_pass(predictor: Predictor, run: RunData, mode: str, verify: str, bat
 
 
 def _latency_pass(predictor: Predictor, run: RunData, count: int, verify: str) -> None:
-    for ex in run.examples[:count]:
+    # spread over the whole split (examples come grouped by expert), so every expert gets timed
+    step = max(1, len(run.examples) // max(1, count))
+    for ex in run.examples[::step][:count]:
         t0 = time.perf_counter()
         run.single.extend(predictor.batch([ex.prompt], verify=verify, batch_size=1))
         run.single_ms.append((time.perf_counter() - t0) * 1000.0)

@@ -74,6 +74,10 @@ def build_report(run: RunData, predictor: Any, meta: dict[str, Any]) -> Report:
         rows=_rows(run, model, final, oracle),
     )
     report.summary = _summary(report, total)
+    for name, group in report.by_expert.items():  # single queries answered by this expert (few: see ``n``)
+        times = [a.timings["total"] for a in run.single if a.expert == name and "total" in a.timings]
+        group["latency_p50_ms"] = latency_summary(times)["p50"]
+        group["latency_n"] = len(times)
     return report
 
 
