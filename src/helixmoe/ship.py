@@ -12,7 +12,8 @@ One code path behind ``helixmoe demo`` and ``make default-system``:
   ``helixmoe/default_system`` with ``os.replace`` (:func:`helixmoe.models.layout.atomic_dir`).
 
 The built-in config ships as package data (``helixmoe/configs/hlx-tiny.yaml``, see
-:func:`builtin_config_path`). Library code: progress goes to an ``on_stage`` callback, never to stdout.
+:func:`builtin_config_path`; the settings and the time plan live in :mod:`helixmoe.demo_plan` and are
+re-exported here). Library code: progress goes to an ``on_stage`` callback, never to stdout.
 It sits above training, evaluation and system (it composes them) and imports them, and so torch, only
 inside functions: ``helixmoe demo`` can check its options and config before paying for torch.
 """
@@ -23,13 +24,26 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helixmoe.config import SystemConfig, load_config, save_config
-from helixmoe.errors import ConfigError, SystemLoadError
+from helixmoe.config import SystemConfig, save_config
+from helixmoe.demo_plan import (
+    DEMO_TARGET_S,
+    MAX_SHIPPED_BYTES,
+    QUICK_OVERRIDES,
+    SHIPPED_PARTS,
+    TRAIN_STAGES,
+    builtin_config_path,
+    demo_config,
+    demo_training_budget,
+    estimate_seconds,
+    router_reserve_s,
+    with_budget,
+)
+from helixmoe.errors import SystemLoadError
 
 __all__ = [
     "DEMO_TARGET_S",
@@ -54,135 +68,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The stages the pipeline runs, in order (``router`` last; evaluation follows as ``eval:<split>``).
-TRAIN_STAGES = ("corpus", "tokenizer", "base", "experts", "router")
-#: The whole demo aims to finish within this (the issue's 15 minutes on 2 CPU cores, less a margin): the
-#: default training budget is the config's, cut down to what is left after the estimated routing,
-#: evaluation and overhead (:func:`demo_training_budget`).
-DEMO_TARGET_S = 14.5 * 60
-#: A shipped system larger than this is refused (the package must stay small).
-MAX_SHIPPED_BYTES = 20 * 1024 * 1024
-#: What a shipped system keeps (everything else, e.g. ``.train/``, is removed).
-SHIPPED_PARTS = ("system.yaml", "tokenizer", "base", "experts", "router", "reports")
-#: ``--quick``: a one-to-two-minute run with tiny step counts (untrained-quality experts, real wiring).
-QUICK_OVERRIDES = (
-    "training.time_budget=150s",
-    "training.num_threads=1",  # steadier than 2 threads on a shared CPU
-    "training.corpus.train_per_expert=120",
-    "training.corpus.val_per_expert=8",
-    "training.corpus.test_per_expert=8",
-    "training.corpus.ood_per_expert=8",
-    "training.base.max_steps=12",
-    "training.base.batch_size=8",
-    "training.base.eval_samples=4",
-    "training.experts.max_steps=4",
-    "training.experts.batch_size=8",
-    "training.experts.eval_steps=null",
-    "training.experts.eval_samples=2",
-    "training.experts.patience=null",
-    "training.logging_steps=2",
-    "routing.extra_prompts=200",
-    "evaluation.n=9",
-    "evaluation.batch_size=9",
-    "evaluation.latency_queries=2",
-    "evaluation.max_new_tokens=16",
-)
-# Rough costs on 2 CPU cores. Measured with `time helixmoe demo` (built-in config, 9-minute training budget,
-# another training job on the second core): evaluation 10.6 s for 200 test and 11.2 s for 200 ood examples
-# (batched decoding, answers capped by each expert's fitted budget), i.e. ~0.055 s an example; barely trained
-# experts babble to their cap, so the plan assumes 0.15. Routing: 26 s for 38 000 prompts.
-_EVAL_S_PER_EXAMPLE = 0.15
-_ROUTER_S_PER_PROMPT = 1.0 / 1500
-_OVERHEAD_S = 60.0  # start-up, the evaluation each training phase runs when its budget ends, sample queries
-_MIN_DEMO_TRAINING_S = 120.0
 
 StageHook = Callable[[str, str, dict[str, Any]], None]
 """``on_stage(stage, event, info)``: ``event`` is ``"start"`` or ``"end"``; ``stage`` is a training stage
 name or ``"eval:<split>"``."""
-
-
-def builtin_config_path() -> Path:
-    """The built-in config (``hlx-tiny.yaml``), installed with the package."""
-    from importlib.resources import files
-
-    return Path(str(files("helixmoe") / "configs" / "hlx-tiny.yaml"))
-
-
-def demo_config(
-    path: str | Path | None = None,
-    *,
-    time_budget: str | None = None,
-    size: int | None = None,
-    quick: bool = False,
-    overrides: Sequence[str] = (),
-) -> SystemConfig:
-    """The config of a demo/ship run: ``path`` (default: built-in) with the demo's settings applied.
-
-    Args:
-        path: a system config YAML/TOML (``None`` = :func:`builtin_config_path`).
-        time_budget: training budget (``"12m"``, ``"90s"``...); default: :func:`demo_training_budget`
-            (the quick settings bring their own).
-        size: training examples per expert (overrides ``training.corpus.train_per_expert``).
-        quick: apply :data:`QUICK_OVERRIDES`.
-        overrides: extra dotted overrides, applied last.
-
-    Raises:
-        ConfigError: a bad file, override, size or duration.
-    """
-    from helixmoe.config.training import budget_override
-
-    chosen = list(QUICK_OVERRIDES) if quick else []
-    if size is not None:
-        if size < 1:
-            raise ConfigError(f"--size must be at least 1 example per expert, got {size}")
-        chosen.append(f"training.corpus.train_per_expert={size}")
-    if time_budget is not None:
-        chosen.append(budget_override(time_budget))
-    chosen.append("training.progress_bars=false")  # the caller shows its own progress
-    config: SystemConfig = load_config(
-        path if path is not None else builtin_config_path(), [*chosen, *overrides]
-    )
-    if time_budget is None and not quick:
-        config = _with_budget(config, demo_training_budget(config))
-    return config
-
-
-def demo_training_budget(config: SystemConfig) -> float:
-    """The config's training budget, cut so that the whole run fits :data:`DEMO_TARGET_S` (at least 2 min)."""
-    plan = estimate_seconds(config)
-    fits = max(_MIN_DEMO_TRAINING_S, DEMO_TARGET_S - plan["evaluation"] - _OVERHEAD_S)  # router: in training
-    own = config.training.time_budget
-    return round(fits if own is None else min(own, fits))
-
-
-def _with_budget(config: SystemConfig, seconds: float | None) -> SystemConfig:
-    training = config.training.model_copy(update={"time_budget": seconds})
-    return config.model_copy(update={"training": training})
-
-
-def router_reserve_s(config: SystemConfig) -> float:
-    """Seconds kept back from the training budget for the ``router`` stage (fitting on train + extra prompts)."""
-    c = config.training.corpus
-    prompts = len(config.experts) * c.train_per_expert + config.routing.extra_prompts
-    return 10.0 + prompts * _ROUTER_S_PER_PROMPT
-
-
-def estimate_seconds(config: SystemConfig) -> dict[str, float]:
-    """A rough plan of the run in seconds: ``training`` (the budget, router included), ``router``,
-    ``evaluation`` and ``total``."""
-    budget = config.training.time_budget
-    training = budget if budget is not None else 0.0
-    ev = config.evaluation
-    # answers stop at the expert's fitted answer budget (about twice the prompt), well below a large hard cap
-    per_split = 15.0 + (ev.n or 200) * _EVAL_S_PER_EXAMPLE * min(ev.max_new_tokens, 128) / 128
-    evaluation = len(ev.splits) * per_split
-    router = router_reserve_s(config)
-    return {
-        "training": training,
-        "router": router,
-        "evaluation": evaluation,
-        "total": training + evaluation + _OVERHEAD_S,
-    }
 
 
 @dataclass
@@ -239,7 +128,7 @@ def train_and_evaluate(
             hook(stage, "start", {"budget_s": left, "root": str(result.root)})
             t0 = time.monotonic()
             summary = train_system(
-                _with_budget(config, left), result.root, stages=[stage], resume=resume, final_eval_limit=0
+                with_budget(config, left), result.root, stages=[stage], resume=resume, final_eval_limit=0
             )
             result.training[stage] = summary["stages"].get(stage, {})
             result.seconds[stage] = round(time.monotonic() - t0, 1)
