@@ -104,8 +104,8 @@ def train_and_evaluate(
 ) -> PipelineResult:
     """Train every stage into ``output_dir``, then evaluate the system on ``config.evaluation.splits``.
 
-    ``training.time_budget`` bounds the training stages; :func:`router_reserve_s` of it is kept for the
-    router stage, which always runs once the experts exist. ``system.yaml`` ends up holding ``config``.
+    ``training.time_budget`` bounds the training stages; :func:`router_reserve_s` of it is kept back for
+    the ``router`` stage, which runs unbudgeted (the training pipeline never skips it). ``system.yaml`` ends up holding ``config``.
 
     Raises:
         HelixMoEError: a bad config or corpus, or a system that does not load after training.
@@ -120,11 +120,11 @@ def train_and_evaluate(
     reserve = router_reserve_s(config) if budget is not None else 0.0
     try:
         for stage in TRAIN_STAGES:
-            left = None if budget is None else budget - (time.monotonic() - started)
-            if stage != "router" and left is not None:
+            # the router is fitted unbudgeted (run_stages never skips it); the stages before it leave it
+            # its reserve, so the whole run still ends on time
+            left = None if budget is None or stage == "router" else budget - (time.monotonic() - started)
+            if left is not None:
                 left = max(1.0, left - reserve)
-            elif left is not None:
-                left = max(left, reserve)  # the router runs even when the experts ran to the deadline
             hook(stage, "start", {"budget_s": left, "root": str(result.root)})
             t0 = time.monotonic()
             summary = train_system(

@@ -41,9 +41,7 @@ def merge_summary(path: Path, summary: dict[str, Any], *, resume: bool) -> dict[
     if not isinstance(earlier, dict) or not isinstance(earlier.get("stages"), dict):
         return summary
     fresh = {k: v for k, v in summary.get("stages", {}).items() if v != {"skipped": "done"}}
-    merged = {**earlier, **summary, "stages": {**earlier["stages"], **fresh}}
-    if "exact_match" in earlier and "exact_match" not in summary:
-        merged["exact_match"] = earlier["exact_match"]
+    merged = {**earlier, **summary, "stages": {**earlier["stages"], **fresh}}  # earlier exact_match stays
     before = earlier.get("wall_time_s")
     if resume and isinstance(before, (int, float)) and isinstance(summary.get("wall_time_s"), (int, float)):
         merged["wall_time_s"] = round(before + summary["wall_time_s"], 1)
