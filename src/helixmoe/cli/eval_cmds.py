@@ -123,6 +123,7 @@ def _print_summary(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from helixmoe.evaluation.markdown import GROUP_RATES
     from helixmoe.evaluation.published import fmt_pct
 
     s, m = report.summary, report.meta
@@ -136,28 +137,8 @@ def _print_summary(report: Any) -> None:
     table.add_column("expert", no_wrap=True)
     for head in ("n", "exact", "equiv", "valid", "verif", "fallbk", "routed", "pinned"):
         table.add_column(head, justify="right", no_wrap=True)
-    keys = (
-        "exact",
-        "equivalent",
-        "valid",
-        "verified_accuracy",
-        "fallback_rate",
-        "routing_accuracy",
-        "oracle_route_exact",
-    )
-    for name, g in report.by_expert.items():
-        table.add_row(name, str(g["n"]), *(fmt_pct(g[k]) for k in keys))
-    table.add_row(
-        "[bold]all[/bold]",
-        str(s["n"]),
-        fmt_pct(s["exact"]),
-        fmt_pct(s["equivalent"]),
-        fmt_pct(s["valid"]),
-        fmt_pct(s["verified_accuracy"]),
-        fmt_pct(s["fallback_rate"]),
-        fmt_pct(s["routing_accuracy"]),
-        fmt_pct(s["oracle_route_exact"]),
-    )
+    for name, g in [*report.by_expert.items(), ("[bold]all[/bold]", s)]:
+        table.add_row(name, str(g["n"]), *(fmt_pct(g[k]) for k in GROUP_RATES))
     console = Console()
     console.print(table)
     console.print(_summary_line(report))

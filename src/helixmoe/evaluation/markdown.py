@@ -15,10 +15,10 @@ from helixmoe.evaluation.published import comparison_rows, fmt_bytes, fmt_ms, fm
 if TYPE_CHECKING:
     from helixmoe.evaluation.report import Report
 
-__all__ = ["render_markdown", "table"]
+__all__ = ["GROUP_RATES", "render_markdown", "table"]
 
-_GROUP_COLS = (
-    "n",
+#: The rates every group (per expert, per family, the whole run) reports, in table order.
+GROUP_RATES = (
     "exact",
     "equivalent",
     "valid",
@@ -27,6 +27,7 @@ _GROUP_COLS = (
     "routing_accuracy",
     "oracle_route_exact",
 )
+_GROUP_COLS = ("n", *GROUP_RATES)
 _GROUP_HEAD = (
     "n",
     "exact",
