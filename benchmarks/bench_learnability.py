@@ -7,6 +7,7 @@ canonical text, to separate "understand the English request" from "transduce the
 
     python benchmarks/bench_learnability.py --families convert --dst lc-r --expert runic --seconds 600
     python benchmarks/bench_learnability.py --families convert,parse,translate --expert ascii --framed
+    python benchmarks/bench_learnability.py --families convert --dst lc-r --framed --copy-warmup 600
 
 A plain torch loop rather than HF ``Trainer``: the budget is CPU seconds (``time.process_time``, so a
 shared machine's load does not change how much the model sees) and nothing is checkpointed. The failing
@@ -52,6 +53,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--examples", type=int, default=20000)
+    parser.add_argument(
+        "--copy-warmup", type=int, default=0, help="first train this many steps on random-string copying"
+    )
     parser.add_argument("--failures", type=Path, help="write the wrong answers here (JSON)")
     args = parser.parse_args()
 
@@ -81,6 +85,13 @@ def main() -> None:
         enc = encode_example(tok, prompt, response, max_length=1024)
         rows.append((enc.input_ids, enc.labels))
     rows.sort(key=lambda r: len(r[0]))  # batches of similar length (little padding)
+    copy_rows = []
+    if args.copy_warmup:
+        from helixmoe.training.copy_warmup import copy_pairs
+
+        for pair in copy_pairs(tok, 20000, seed=0):
+            enc = encode_example(tok, pair.prompt, pair.response, max_length=1024)
+            copy_rows.append((enc.input_ids, enc.labels))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     rng = random.Random(0)
     start, steps = time.process_time(), 0
@@ -89,8 +100,9 @@ def main() -> None:
         lr = args.lr * min(1.0, (steps + 1) / 100) * 0.5 * (1 + math.cos(math.pi * used / args.seconds))
         for group in opt.param_groups:
             group["lr"] = lr
-        first = rng.randrange(0, max(1, len(rows) - args.batch_size))
-        batch = rows[first : first + args.batch_size]
+        source = copy_rows if steps < args.copy_warmup else rows
+        first = rng.randrange(0, max(1, len(source) - args.batch_size))
+        batch = source[first : first + args.batch_size]
         width = max(len(r[0]) for r in batch)
         ids = torch.tensor([r[0] + [tok.pad_token_id] * (width - len(r[0])) for r in batch])
         labels = torch.tensor([r[1] + [-100] * (width - len(r[1])) for r in batch])

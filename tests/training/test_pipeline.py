@@ -201,3 +201,45 @@ def test_spent_budget_skips_training_stages_but_still_fits_the_router(tmp_path, 
     results = stages.run_stages(ctx, ["all"])
     assert ran == ["router"]
     assert results["base"] == {"skipped": "time budget exhausted"} and results["router"] == {"ran": True}
+
+
+def test_copy_warmup_runs_before_the_base_and_resume_reuses_it(tmp_path, tiny_config):
+    import shutil
+
+    from helixmoe.training.pipeline import train_system
+
+    out = tmp_path / "system"
+    config = load_config(tiny_config, ["training.copy_warmup.steps=2", "training.copy_warmup.examples=16"])
+    summary = train_system(config, out, stages=["corpus", "tokenizer", "base"], final_eval_limit=0)
+    base = summary["stages"]["base"]
+    assert base["copy_warmup"]["steps"] == 2 and base["steps"] == 2
+    phases = [json.loads(line)["phase"] for line in (out / "reports" / "training_metrics.jsonl").open()]
+    assert phases.index("base-copy") < phases.index("base")  # the warm-up trains first
+    assert (out / ".train" / "base-copy-model" / "model.safetensors").is_file()
+
+    # resumed after the warm-up finished but before the base phase checkpointed: the warmed weights are
+    # loaded instead of training the warm-up again
+    state_file = out / ".train" / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["base"]
+    state_file.write_text(json.dumps(state))
+    shutil.rmtree(out / ".train" / "runs" / "base")
+    again = train_system(config, out, stages=["base"], resume=True, final_eval_limit=0)
+    assert again["stages"]["base"]["copy_warmup"] == {"skipped": "done"}
+    assert again["stages"]["base"]["steps"] == 2
+
+
+def test_copy_pairs_are_seeded_random_strings_of_ordinary_tokens():
+    from helixmoe.models.template import SPECIAL_TOKENS
+    from helixmoe.models.tokenizer import train_tokenizer
+    from helixmoe.training.copy_warmup import copy_pairs
+
+    tok = train_tokenizer(['[1, 2, "ab"] -> 🜃1, 2, "ab"🜄'] * 20, scheme="bpe", vocab_size=300)
+    pairs = copy_pairs(tok, 50, min_tokens=3, max_tokens=6, seed=1)
+    assert pairs == copy_pairs(tok, 50, min_tokens=3, max_tokens=6, seed=1)
+    assert pairs != copy_pairs(tok, 50, min_tokens=3, max_tokens=6, seed=2)
+    assert all(p.prompt == p.response for p in pairs)
+    assert not any(s in p.prompt for p in pairs for s in SPECIAL_TOKENS)
+    lengths = [len(tok.encode(p.prompt, add_special_tokens=False)) for p in pairs]
+    assert min(lengths) >= 1 and max(lengths) <= 6 * 2  # pieces may re-merge or split a little
+    assert len({p.prompt for p in pairs}) > 45

@@ -24,6 +24,7 @@ from helixmoe.errors import ConfigError
 
 __all__ = [
     "ContinuousConfig",
+    "CopyWarmupConfig",
     "CorpusSizeConfig",
     "CurriculumConfig",
     "Duration",
@@ -122,6 +123,31 @@ class ContinuousConfig(Section):
     """Upper bound on rounds per expert (the time budget may stop earlier)."""
 
 
+class CopyWarmupConfig(Section):
+    """Induction warm-up of a from-scratch base: a few hundred steps of copying random token strings.
+
+    HLX values repeat their structural tokens (``,`` ``"`` ``:``), so a base trained on them alone finds it
+    cheaper to memorise likely values than to learn to copy, and stays there for thousands of steps. On
+    random strings copying is the only way to lower the loss, so the copy (induction) circuit forms within
+    a few hundred steps; the base phase then starts from it (``benchmarks/bench_learnability.py --copy-warmup``).
+    """
+
+    steps: int = Field(default=0, ge=0)
+    """Optimizer steps of the warm-up (0 = off); they count toward the base stage's budget."""
+    min_tokens: int = Field(default=4, ge=1)
+    """Shortest random string, in tokens."""
+    max_tokens: int = Field(default=48, ge=1)
+    """Longest random string, in tokens."""
+    examples: int = Field(default=20000, ge=1)
+    """Random strings generated (seeded by ``training.seed``)."""
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> CopyWarmupConfig:
+        if self.min_tokens > self.max_tokens:
+            raise ValueError("copy_warmup: min_tokens must be <= max_tokens")
+        return self
+
+
 class CorpusSizeConfig(Section):
     """How many examples the ``corpus`` stage generates per expert and split (:func:`helixmoe.tasks.generate`)."""
 
@@ -150,6 +176,8 @@ class TrainingConfig(Section):
     corpus: CorpusSizeConfig = Field(default_factory=CorpusSizeConfig)
     base: PhaseConfig = Field(default_factory=lambda: PhaseConfig(max_steps=1000, lr=2e-3, batch_size=32))
     """Base pretraining on the mixed corpus (prompt + response, all tokens); skipped for ``model.path``."""
+    copy_warmup: CopyWarmupConfig = Field(default_factory=CopyWarmupConfig)
+    """Copying warm-up of a from-scratch base, before ``base`` (same optimiser settings, own schedule)."""
     experts: PhaseConfig = Field(
         default_factory=lambda: PhaseConfig(max_steps=300, lr=1e-3, eval_steps=100, patience=3)
     )

@@ -13,6 +13,7 @@ Trainer (corpus, tokenizer, final artifacts), and the others wait for it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -167,6 +168,12 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     model = build_base(cfg.model.size, tokenizer, cfg.model.max_seq_len, cfg.training.seed)
     remaining = ctx.remaining_s()
     budget = None if remaining is None else remaining * cfg.training.base_budget_share
+    started = time.monotonic()
+    warmup = copy_warmup(ctx, model, tokenizer, budget)
+    if ctx.interrupted:
+        return {"copy_warmup": warmup}
+    if budget is not None:
+        budget = max(0.0, budget - (time.monotonic() - started))
     val = load_split(ctx, "val")
     result = train_phase(
         ctx,
@@ -182,10 +189,53 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
         budget_s=budget,
     )
     summary = result.summary()
+    if warmup:
+        summary["copy_warmup"] = warmup
     if ctx.interrupted:
         return summary
     _on_main(lambda: save_base(model, ctx.layout.base_dir))
     ctx.record("base", summary)
+    return summary
+
+
+def copy_warmup(ctx: StageContext, model: Any, tokenizer: Any, budget: float | None) -> dict[str, Any]:
+    """Run the copy warm-up (``training.copy_warmup``) on a fresh base, in place; ``{}`` when it is off.
+
+    It takes the share ``steps / (steps + base.max_steps)`` of the base budget. The warmed weights are saved
+    to the work directory so that ``--resume`` after it finished starts the base phase from them; a resume
+    whose base phase already has a checkpoint skips the warm-up (that checkpoint holds newer weights).
+    """
+    from helixmoe.models.base import save_base
+    from helixmoe.training.checkpoints import last_complete_checkpoint
+    from helixmoe.training.copy_warmup import copy_pairs
+    from helixmoe.training.phases import train_phase
+
+    cfg = ctx.config.training
+    warm = cfg.copy_warmup
+    saved = ctx.work_dir / "base-copy-model"
+    if not warm.steps or (ctx.resume and last_complete_checkpoint(ctx.run_dir("base")) is not None):
+        return {}
+    if ctx.is_done("base/copy") and (saved / "config.json").is_file():
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(saved / "model.safetensors")), strict=False)
+        return {"skipped": "done"}
+    phase = cfg.base.model_copy(
+        update={"max_steps": warm.steps, "eval_steps": None, "patience": None, "loss_on": "response"}
+    )
+    result = train_phase(
+        ctx,
+        name="base-copy",
+        model=model,
+        tokenizer=tokenizer,
+        phase=phase,
+        train=copy_pairs(tokenizer, warm.examples, warm.min_tokens, warm.max_tokens, cfg.seed),
+        budget_s=None if budget is None else budget * warm.steps / (warm.steps + cfg.base.max_steps),
+    )
+    summary = result.summary()
+    if not ctx.interrupted:
+        _on_main(lambda: save_base(model, saved))
+        ctx.record("base/copy", summary)
     return summary
 
 
