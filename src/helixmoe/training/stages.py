@@ -221,7 +221,14 @@ def copy_warmup(ctx: StageContext, model: Any, tokenizer: Any, budget: float | N
         model.load_state_dict(load_file(str(saved / "model.safetensors")), strict=False)
         return {"skipped": "done"}
     phase = cfg.base.model_copy(
-        update={"max_steps": warm.steps, "eval_steps": None, "patience": None, "loss_on": "response"}
+        # constant rate: copying forms in a sudden drop that a decaying schedule can postpone past the budget
+        update={
+            "max_steps": warm.steps,
+            "eval_steps": None,
+            "patience": None,
+            "loss_on": "response",
+            "scheduler": "constant_with_warmup",
+        }
     )
     result = train_phase(
         ctx,
