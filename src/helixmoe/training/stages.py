@@ -169,7 +169,7 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     remaining = ctx.remaining_s()
     budget = None if remaining is None else remaining * cfg.training.base_budget_share
     started = time.monotonic()
-    warmup = copy_warmup(ctx, model, tokenizer, budget)
+    model, warmup = copy_warmup(ctx, model, tokenizer, budget)
     if ctx.interrupted:
         return {"copy_warmup": warmup}
     if budget is not None:
@@ -198,14 +198,18 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
-def copy_warmup(ctx: StageContext, model: Any, tokenizer: Any, budget: float | None) -> dict[str, Any]:
-    """Run the copy warm-up (``training.copy_warmup``) on a fresh base, in place; ``{}`` when it is off.
+def copy_warmup(
+    ctx: StageContext, model: Any, tokenizer: Any, budget: float | None
+) -> tuple[Any, dict[str, Any]]:
+    """Run the copy warm-up (``training.copy_warmup``) on a fresh base: ``(model, summary)``, summary ``{}``
+    when it is off.
 
-    It takes the share ``steps / (steps + base.max_steps)`` of the base budget. The warmed weights are saved
-    to the work directory so that ``--resume`` after it finished starts the base phase from them; a resume
-    whose base phase already has a checkpoint skips the warm-up (that checkpoint holds newer weights).
+    It takes the share ``steps / (steps + base.max_steps)`` of the base budget. The warmed base is saved to
+    the work directory so that ``--resume`` after it finished starts the base phase from it (the returned
+    model is then that saved base); a resume whose base phase already has a checkpoint skips the warm-up
+    (that checkpoint holds newer weights).
     """
-    from helixmoe.models.base import save_base
+    from helixmoe.models.base import load_base, save_base
     from helixmoe.training.checkpoints import last_complete_checkpoint
     from helixmoe.training.copy_warmup import copy_pairs
     from helixmoe.training.phases import train_phase
@@ -214,12 +218,10 @@ def copy_warmup(ctx: StageContext, model: Any, tokenizer: Any, budget: float | N
     warm = cfg.copy_warmup
     saved = ctx.work_dir / "base-copy-model"
     if not warm.steps or (ctx.resume and last_complete_checkpoint(ctx.run_dir("base")) is not None):
-        return {}
+        return model, {}
     if ctx.is_done("base/copy") and (saved / "config.json").is_file():
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(saved / "model.safetensors")), strict=False)
-        return {"skipped": "done"}
+        # float32 on CPU, like build_base: the Trainer places it and handles mixed precision
+        return load_base(saved, dtype="float32", device="cpu"), {"skipped": "done"}
     phase = cfg.base.model_copy(
         # constant rate: copying forms in a sudden drop that a decaying schedule can postpone past the budget
         update={
@@ -243,7 +245,7 @@ def copy_warmup(ctx: StageContext, model: Any, tokenizer: Any, budget: float | N
     if not ctx.interrupted:
         _on_main(lambda: save_base(model, saved))
         ctx.record("base/copy", summary)
-    return summary
+    return model, summary
 
 
 #: Stages that run even when the budget is spent: fitting the router takes seconds, and a system without
