@@ -59,6 +59,23 @@ def test_a_missing_metric_sink_is_a_config_error(tmp_path):
             build_training_arguments(training, PhaseConfig(), tmp_path, has_eval=False, exact_match=False)
 
 
+def test_a_phase_may_override_length_grouped_batches(tmp_path):
+    from helixmoe.config.training import PhaseConfig
+    from helixmoe.training.arguments import build_training_arguments
+
+    def sampling(training, phase):
+        args = build_training_arguments(training, phase, tmp_path, has_eval=False, exact_match=False)
+        return args.train_sampling_strategy
+
+    assert sampling(TrainingConfig(), PhaseConfig()) == "group_by_length"
+    assert sampling(TrainingConfig(group_by_length=False), PhaseConfig()) == "random"
+    assert sampling(TrainingConfig(), PhaseConfig(group_by_length=False)) == "random"
+    assert (
+        sampling(TrainingConfig(group_by_length=False), PhaseConfig(group_by_length=True))
+        == "group_by_length"
+    )
+
+
 def test_copy_warmup_lengths_are_checked():
     assert TrainingConfig().copy_warmup.steps == 0  # off unless a config turns it on
     with pytest.raises(ValidationError, match="min_tokens must be <= max_tokens"):

@@ -102,6 +102,8 @@ class PhaseConfig(Section):
     loss_on: Literal["default", "all", "response"] = "default"
     """Tokens that carry the loss: ``all`` (prompt + response), ``response`` only, or the phase's default
     (``all`` for base pretraining, ``response`` for experts)."""
+    group_by_length: bool | None = None
+    """Batch examples of similar length in this phase; ``None`` = ``training.group_by_length``."""
 
 
 class CurriculumConfig(Section):

@@ -74,6 +74,7 @@ def build_training_arguments(
     bf16 = _on(training.bf16, cuda and torch.cuda.is_bf16_supported())
     eval_steps = phase.eval_steps or phase.max_steps
     evaluate = has_eval
+    grouped = training.group_by_length if phase.group_by_length is None else phase.group_by_length
     return TrainingArguments(
         output_dir=str(output_dir),
         max_steps=phase.max_steps,
@@ -104,6 +105,6 @@ def build_training_arguments(
         **{_CHECKPOINTING_FIELD: training.gradient_checkpointing},  # type: ignore[arg-type]
         use_cpu=not cuda,
         dataloader_num_workers=0,
-        train_sampling_strategy="group_by_length" if training.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if grouped else "random",
         remove_unused_columns=False,
     )
