@@ -135,3 +135,19 @@ def test_budget_keeps_room_for_the_final_evaluation(monkeypatch):
     clock[0] = 141.0  # 41 s used: the final 20 s evaluation would end past the budget, so stop now
     cb.on_step_end(None, state, control)
     assert control.should_training_stop and control.should_evaluate
+
+
+def test_a_loss_target_stops_and_saves_at_the_first_step_that_reaches_it(tmp_path, toy_data, tokenizer):
+    full, options = build_trainer(tmp_path / "full", toy_data, tokenizer, max_steps=30, eval_steps=None)
+    run_trainer(full, options)
+    losses = _losses(full)
+    target = losses[15]
+    first = min(step for step, loss in losses.items() if loss <= target)
+
+    trainer, options = build_trainer(
+        tmp_path / "run", toy_data, tokenizer, max_steps=30, eval_steps=None, stop_at_loss=target
+    )
+    outcome = run_trainer(trainer, options)
+    assert outcome.stopped_by == "loss_target" and outcome.global_step == first < 30
+    ckpt = last_complete_checkpoint(tmp_path / "run")
+    assert ckpt is not None and ckpt.name == f"checkpoint-{first}"

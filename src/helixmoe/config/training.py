@@ -135,7 +135,11 @@ class CopyWarmupConfig(Section):
     """
 
     steps: int = Field(default=0, ge=0)
-    """Optimizer steps of the warm-up (0 = off); they count toward the base stage's budget."""
+    """Most optimizer steps of the warm-up (0 = off)."""
+    stop_loss: float | None = Field(default=0.3, gt=0.0)
+    """Stop early once the logged training loss is at or below this (copying has formed); ``None`` = off."""
+    budget_share: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Most of the base stage's time budget the warm-up may use; the base phase gets the rest."""
     min_tokens: int = Field(default=4, ge=1)
     """Shortest random string, in tokens."""
     max_tokens: int = Field(default=48, ge=1)

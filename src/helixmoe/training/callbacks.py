@@ -29,6 +29,7 @@ from helixmoe.training.metrics import append_jsonl
 __all__ = [
     "GracefulStopCallback",
     "JsonlMetricsCallback",
+    "LossTargetCallback",
     "PeriodicCheckpointCallback",
     "WallClockBudgetCallback",
     "any_process",
@@ -100,6 +101,36 @@ class WallClockBudgetCallback(TrainerCallback):
             control.should_evaluate = self.evaluate_on_stop
         elif self.triggered:
             control.should_training_stop = True
+
+
+class LossTargetCallback(TrainerCallback):
+    """Stop (and checkpoint) once a logged training loss is at or below ``target``.
+
+    For phases whose only goal is a skill that shows as a sudden loss drop (the copy warm-up): running on
+    after it only spends the budget the next phase needs. The logged loss is the mean over the last
+    ``logging_steps`` steps (the Trainer gathers it over processes), so one lucky batch does not stop it.
+    """
+
+    def __init__(self, target: float) -> None:
+        self.target = float(target)
+        self.triggered = False
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, float] | None = None,
+        **kw: Any,
+    ) -> None:
+        loss = (logs or {}).get("loss")
+        if any_process(loss is not None and loss <= self.target) and not self.triggered:
+            self.triggered = True
+            logger.info(
+                "training loss %.3f <= %.3f at step %d: stopping", loss, self.target, state.global_step
+            )
+            control.should_training_stop = True
+            control.should_save = True
 
 
 class PeriodicCheckpointCallback(TrainerCallback):

@@ -28,6 +28,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 from helixmoe.training.callbacks import (
     GracefulStopCallback,
     JsonlMetricsCallback,
+    LossTargetCallback,
     PeriodicCheckpointCallback,
     WallClockBudgetCallback,
 )
@@ -118,6 +119,8 @@ class HarnessOptions:
     """Whether the run has an eval set (a budget or signal stop then evaluates before saving)."""
     resume: bool = False
     """Resume from the last complete checkpoint of ``output_dir`` (fresh start when there is none)."""
+    stop_at_loss: float | None = None
+    """Stop once a logged training loss is at or below this; ``None`` = off."""
 
 
 @dataclass
@@ -125,7 +128,7 @@ class RunOutcome:
     """What happened in :func:`run_trainer`."""
 
     stopped_by: str
-    """``completed``, ``budget``, ``signal`` or ``early_stopping``."""
+    """``completed``, ``budget``, ``signal``, ``early_stopping`` or ``loss_target``."""
     global_step: int
     best_metric: float | None
     best_checkpoint: str | None
@@ -142,6 +145,8 @@ def harness_callbacks(options: HarnessOptions) -> list[TrainerCallback]:
         callbacks.append(WallClockBudgetCallback(options.budget_s, evaluate_on_stop=options.has_eval))
     if options.checkpoint_every_s is not None:
         callbacks.append(PeriodicCheckpointCallback(options.checkpoint_every_s))
+    if options.stop_at_loss is not None:
+        callbacks.append(LossTargetCallback(options.stop_at_loss))
     if options.patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     if options.metrics_path is not None:
@@ -157,6 +162,8 @@ def _stop_reason(trainer: Trainer) -> str:
         return "signal"
     if getattr(by_type.get("WallClockBudgetCallback"), "triggered", False):
         return "budget"
+    if getattr(by_type.get("LossTargetCallback"), "triggered", False):
+        return "loss_target"
     early = by_type.get("EarlyStoppingCallback")
     if early is not None and early.early_stopping_patience_counter >= early.early_stopping_patience:
         return "early_stopping"

@@ -64,6 +64,7 @@ def train_phase(
     response_only: bool = True,
     budget_s: float | None = None,
     seed_offset: int = 0,
+    stop_at_loss: float | None = None,
 ) -> PhaseResult:
     """Train ``model`` for one phase under the harness and return how it went.
 
@@ -81,6 +82,7 @@ def train_phase(
             overrides it.
         budget_s: wall-clock budget of this run (``None`` = none).
         seed_offset: added to the training seed (each expert gets its own).
+        stop_at_loss: stop once a logged training loss is at or below this (``None`` = off).
     """
     training = ctx.config.training
     max_len = ctx.config.model.max_seq_len
@@ -124,6 +126,7 @@ def train_phase(
         phase=name,
         has_eval=val_ds is not None,
         resume=ctx.resume,
+        stop_at_loss=stop_at_loss,
     )
     trainer = HelixTrainer(
         model=model,

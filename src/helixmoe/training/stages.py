@@ -204,7 +204,7 @@ def copy_warmup(
     """Run the copy warm-up (``training.copy_warmup``) on a fresh base: ``(model, summary)``, summary ``{}``
     when it is off.
 
-    It takes the share ``steps / (steps + base.max_steps)`` of the base budget. The warmed base is saved to
+    It stops after ``steps``, at ``stop_loss`` or after ``budget_share`` of the base budget. The warmed base is saved to
     the work directory so that ``--resume`` after it finished starts the base phase from it (the returned
     model is then that saved base); a resume whose base phase already has a checkpoint skips the warm-up
     (that checkpoint holds newer weights).
@@ -241,7 +241,8 @@ def copy_warmup(
         tokenizer=tokenizer,
         phase=phase,
         train=copy_pairs(tokenizer, warm.examples, warm.min_tokens, warm.max_tokens, cfg.seed),
-        budget_s=None if budget is None else budget * warm.steps / (warm.steps + cfg.base.max_steps),
+        budget_s=None if budget is None else budget * warm.budget_share,
+        stop_at_loss=warm.stop_loss,
     )
     summary = result.summary()
     if not ctx.interrupted:
