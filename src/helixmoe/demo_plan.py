@@ -46,6 +46,7 @@ QUICK_OVERRIDES = (
     "training.corpus.test_per_expert=8",
     "training.corpus.ood_per_expert=8",
     "training.base.max_steps=12",
+    "training.copy_warmup.steps=4",  # the wiring only: the built-in 1 500 would take half the base budget
     "training.base.batch_size=8",
     "training.base.eval_samples=4",
     "training.experts.max_steps=4",

@@ -174,5 +174,7 @@ def test_demo_config_applies_the_options() -> None:
     assert demo_config(time_budget="30m").training.time_budget == 1800.0  # explicit: no cut
     cfg = demo_config(size=77, quick=True)
     assert cfg.training.corpus.train_per_expert == 77 and cfg.training.time_budget == 150.0
+    # the built-in copy warm-up runs, briefly: it must not eat the quick run's base budget
+    assert 0 < cfg.training.copy_warmup.steps <= 10 < demo_config().training.copy_warmup.steps
     assert not cfg.training.progress_bars
     assert len(QUICK_OVERRIDES) == len({o.split("=")[0] for o in QUICK_OVERRIDES})
