@@ -1,10 +1,14 @@
-"""Does the copy warm-up learn inside the HF Trainer? Length-grouped vs randomly mixed batches, side by side.
+"""Does the copy warm-up learn inside the HF Trainer? Three batch orders, side by side.
 
-A diagnostic (not in ``make bench``: about 5 minutes on one core). It trains the same fresh tiny base twice on
-the same random-string copy examples (:func:`helixmoe.training.copy_warmup.copy_pairs`) with the pipeline's
-own pieces (``EncodedDataset``, ``build_training_arguments``, ``HelixTrainer``), once with
-``train_sampling_strategy="group_by_length"`` and once ``"random"``, and prints the training loss every
-``--every`` steps and the first step whose logged loss reaches ``--target`` (copying has formed).
+A diagnostic (not in ``make bench``: about 8 minutes on one core). It trains the same fresh tiny base three
+times on the same random-string copy examples (:func:`helixmoe.training.copy_warmup.copy_pairs`) with the
+pipeline's own pieces (``EncodedDataset``, ``build_training_arguments``), and prints the training loss every
+``--every`` steps, the first step whose logged loss reaches ``--target`` (copying has formed) and the time:
+
+* ``hf-grouped``: plain ``transformers.Trainer`` with ``group_by_length`` (HF ``LengthGroupedSampler``: each
+  mega-batch of 50 batches runs from the longest examples to the shortest);
+* ``grouped``: ``HelixTrainer`` with ``group_by_length`` (the same groups, batches in random order);
+* ``random``: ``HelixTrainer`` with randomly mixed batches (more padding).
 
     python benchmarks/bench_copy_warmup.py --steps 900 --max-tokens 32
 """
@@ -19,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 
-def run(sampling: str, args: argparse.Namespace, tokenizer: Any, pairs: list[Any]) -> dict[str, Any]:
+def run(variant: str, args: argparse.Namespace, tokenizer: Any, pairs: list[Any]) -> dict[str, Any]:
+    from transformers import Trainer
+
     from helixmoe.config.training import PhaseConfig, TrainingConfig
     from helixmoe.models.base import build_base
     from helixmoe.training.arguments import build_training_arguments
@@ -29,7 +35,7 @@ def run(sampling: str, args: argparse.Namespace, tokenizer: Any, pairs: list[Any
     model = build_base("tiny", tokenizer, max_seq_len=512, seed=0)
     data = EncodedDataset(tokenizer, pairs, max_len=512, response_only=True)
     training = TrainingConfig(
-        group_by_length=sampling == "group_by_length", logging_steps=args.every, progress_bars=False
+        group_by_length=variant != "random", logging_steps=args.every, progress_bars=False
     )
     phase = PhaseConfig(
         max_steps=args.steps, batch_size=16, lr=args.lr, scheduler="constant_with_warmup", warmup_ratio=0.05
@@ -37,7 +43,8 @@ def run(sampling: str, args: argparse.Namespace, tokenizer: Any, pairs: list[Any
     with tempfile.TemporaryDirectory() as tmp:
         targs = build_training_arguments(training, phase, Path(tmp), has_eval=False, exact_match=False)
         targs.save_strategy = "no"
-        trainer = HelixTrainer(
+        trainer_class = Trainer if variant == "hf-grouped" else HelixTrainer
+        trainer = trainer_class(
             model=model, args=targs, train_dataset=data, data_collator=make_collator(tokenizer)
         )
         started = time.monotonic()
@@ -71,11 +78,13 @@ def main() -> None:
     examples = generate(3000, seed=1, split="train")
     tokenizer = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], "bpe", 1024)
     pairs = copy_pairs(tokenizer, 20000, 4, args.max_tokens, seed=0)
-    results = {sampling: run(sampling, args, tokenizer, pairs) for sampling in ("group_by_length", "random")}
-    print(f"{'step':>6} {'grouped loss':>13} {'random loss':>12}")
-    grouped, mixed = results["group_by_length"]["losses"], results["random"]["losses"]
-    for step in sorted(grouped):
-        print(f"{step:>6} {grouped[step]:>13.3f} {mixed.get(step, float('nan')):>12.3f}")
+    variants = ("hf-grouped", "grouped", "random")
+    results = {variant: run(variant, args, tokenizer, pairs) for variant in variants}
+    print(f"{'step':>6}" + "".join(f"{v:>12}" for v in variants))
+    for step in sorted(results["random"]["losses"]):
+        print(
+            f"{step:>6}" + "".join(f"{results[v]['losses'].get(step, float('nan')):>12.3f}" for v in variants)
+        )
     print(json.dumps({"settings": vars(args)} | {k: {**v, "losses": None} for k, v in results.items()}))
 
 

@@ -5,11 +5,16 @@ get label ``-100``, via the shared prompt template :func:`helixmoe.models.templa
 base pretraining (``response_only=False``) learns every token of prompt + response. Padding and
 batching reuse HF ``DataCollatorForSeq2Seq`` (pads ``labels`` with ``-100``), which works for decoder-only
 models as well.
+
+:class:`ShuffledLengthGroupedSampler` is hand-written: HF's ``LengthGroupedSampler`` sorts each mega-batch by
+length, so 50 batches in a row run from the longest examples to the shortest, a saw-tooth that kept the copy
+warm-up from learning at all (``benchmarks/bench_copy_warmup.py``). This one groups the same way (as little
+padding) and then shuffles the order of the batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +24,7 @@ from transformers import DataCollatorForSeq2Seq
 from helixmoe.errors import DataError
 from helixmoe.models.template import IGNORE_INDEX, encode_example
 
-__all__ = ["EncodedDataset", "TextPair", "encode_pair", "make_collator"]
+__all__ = ["EncodedDataset", "ShuffledLengthGroupedSampler", "TextPair", "encode_pair", "make_collator"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,32 @@ def make_collator(tokenizer: Any) -> DataCollatorForSeq2Seq:
     return DataCollatorForSeq2Seq(
         tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX, return_tensors="pt"
     )
+
+
+class ShuffledLengthGroupedSampler(torch.utils.data.Sampler[int]):
+    """Indices in batches of similar length, the batches in random order.
+
+    Each epoch: a random permutation, cut into mega-batches of ``mega_batch`` batches; each mega-batch is
+    sorted by length and cut into batches of ``batch_size``; then all batches are shuffled. Randomness comes
+    from torch's global generator (which the Trainer seeds and restores on resume), like HF's samplers.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, mega_batch: int = 50) -> None:
+        if batch_size < 1 or mega_batch < 1:
+            raise ValueError("batch_size and mega_batch must be at least 1")
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.mega_batch = mega_batch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(len(self.lengths)).tolist()
+        size = self.batch_size * self.mega_batch
+        batches = []
+        for start in range(0, len(order), size):
+            mega = sorted(order[start : start + size], key=lambda i: self.lengths[i])
+            batches += [mega[i : i + self.batch_size] for i in range(0, len(mega), self.batch_size)]
+        for b in torch.randperm(len(batches)).tolist():
+            yield from batches[b]

@@ -37,6 +37,7 @@ from helixmoe.training.checkpoints import (
     discard_incomplete_checkpoints,
     last_complete_checkpoint,
 )
+from helixmoe.training.data import ShuffledLengthGroupedSampler
 from helixmoe.training.metrics import CurvePlotCallback
 
 __all__ = [
@@ -93,6 +94,16 @@ class HelixTrainer(GenerativeEvalMixin, SafeCheckpointMixin, Trainer):
     def __init__(self, *args: Any, generative_evaluator: Evaluator | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.generative_evaluator = generative_evaluator
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """``group_by_length`` batches come in random order (:class:`ShuffledLengthGroupedSampler`), not in
+        HF's long-to-short sweeps."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        rows = getattr(dataset, "rows", None)
+        if self.args.train_sampling_strategy != "group_by_length" or rows is None:
+            return super()._get_train_sampler(train_dataset)
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return ShuffledLengthGroupedSampler([len(row["input_ids"]) for row in rows], batch)
 
 
 @dataclass
