@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--examples", type=int, default=20000)
     parser.add_argument(
+        "--batches", default="sorted", choices=["sorted", "random"], help="similar-length or mixed batches"
+    )
+    parser.add_argument(
         "--copy-warmup", type=int, default=0, help="first train this many steps on random-string copying"
     )
     parser.add_argument("--failures", type=Path, help="write the wrong answers here (JSON)")
@@ -84,7 +87,10 @@ def main() -> None:
     for prompt, response in pairs:
         enc = encode_example(tok, prompt, response, max_length=1024)
         rows.append((enc.input_ids, enc.labels))
-    rows.sort(key=lambda r: len(r[0]))  # batches of similar length (little padding)
+    if args.batches == "sorted":
+        rows.sort(key=lambda r: len(r[0]))  # batches of similar length (little padding)
+    else:
+        random.Random(5).shuffle(rows)
     copy_rows = []
     if args.copy_warmup:
         from helixmoe.training.copy_warmup import copy_pairs
