@@ -203,3 +203,47 @@ def test_arguments_are_checked(pool: ExpertPool, rows: list[list[int]]) -> None:
     with pytest.raises(ConfigError, match=">= 0"):
         greedy_decode(pool.model, rows[:1], [-1], **kwargs)
     assert greedy_decode(pool.model, rows[:2], [0, 2], adapter_names=["ascii", "runic"], **kwargs)[0] == []
+
+
+def test_stacked_lora_matches_peft_mixed_forward(
+    pool: ExpertPool, rows: list[list[int]], monkeypatch
+) -> None:
+    from helixmoe.models import decoding
+
+    lora = decoding._StackedLoRA.of(pool.model)
+    assert lora is not None and set(lora.slot) == {"ascii", "runic", "__base__"}
+    ids = torch.tensor([rows[0][:4]] * len(EXPERTS))
+    inner = decoding._inner(pool.model)
+    with torch.inference_mode():
+        with pool.model._enable_peft_forward_hooks(adapter_names=EXPERTS):
+            peft = inner(input_ids=ids).logits
+        with lora.rows(EXPERTS):
+            stacked = inner(input_ids=ids).logits
+        plain = inner(input_ids=ids).logits  # hooks gone, the layers' own adapter switch restored
+    torch.testing.assert_close(stacked, peft, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(stacked[0], stacked[1])  # rows really use different adapters
+    assert all(not layer._disable_adapters for layer in lora.layers) and plain.shape == peft.shape
+
+    # PEFT's own path, the fallback, gives the same tokens
+    eos, pad = _early_eos(pool, rows), pool.tokenizer.pad_token_id
+    stacked_tokens = greedy_decode(
+        pool.model, rows, CAPS, eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS
+    )
+    monkeypatch.setattr(decoding._StackedLoRA, "of", classmethod(lambda cls, model: None))
+    peft_tokens = greedy_decode(
+        pool.model, rows, CAPS, eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS
+    )
+    assert stacked_tokens == peft_tokens
+
+
+def test_stacked_lora_leaves_what_it_does_not_cover_to_peft(tiny_base_dir: Path, char_tokenizer) -> None:
+    from helixmoe.models import decoding
+
+    pool = ExpertPool(load_base(tiny_base_dir, device="cpu"), char_tokenizer)
+    assert decoding._StackedLoRA.of(pool.model) is None  # no adapters at all
+    pool.add("a", LORA)
+    pool.add("b", LoRAConfig(r=8, alpha=16, dropout=0.0))
+    assert decoding._StackedLoRA.of(pool.model) is None  # ranks differ: PEFT's path
+    lora = decoding._StackedLoRA([], [])
+    with pytest.raises(ConfigError, match="unknown adapter"), lora.rows(["nope"]):
+        pass
