@@ -7,8 +7,9 @@ On one trained system directory (default: the built-in system), side by side in 
   with the generation engine of :mod:`helixmoe.models.decoding` (rows leave the batch when they stop) and,
   for comparison, HF ``generate`` (every row steps until the last one stops);
 * the bound on that ratio for these 16 requests: decoding steps of all rows / steps of the longest row
-  (a batch cannot take fewer steps than its longest row; a tiny CPU model costs about the same per step
-  whatever the batch size);
+  (a batch cannot take fewer steps than its longest row), and the same bound weighted by what one decoding
+  step costs at each batch size, measured here (``step_costs``): the step's cost grows with the rows still
+  in the batch, so the step-count bound holds only where a step costs the same whatever the batch;
 * the same batch with grammar-constrained decoding vs without (cost ratio).
 
     python benchmarks/bench_system.py [--system DIR] [--n 48] [--threads N] [--json out.json]
@@ -65,8 +66,48 @@ def hf_generate(pool: Any) -> Iterator[None]:
         del pool.generate_ids
 
 
-def step_bound(moe: Any, prompts: list[str]) -> tuple[int, int]:
-    """(decoding steps of all rows, steps of the longest row) as ``batch`` runs them, unconstrained."""
+def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int = 60) -> dict[int, float]:
+    """Seconds per decoding step (one new token per row, a 48-token cache, mixed experts) per batch size."""
+    import torch
+    from transformers import DynamicCache
+
+    from helixmoe.models.decoding import _adapters, _inner, _StackedLoRA
+
+    model = moe.pool.model
+    inner = _inner(model)
+    names = list(moe.pool.names)
+    costs = {}
+    with torch.inference_mode():
+        for b in sizes:
+            rows = [names[i % len(names)] for i in range(b)]
+            with _adapters(model, rows, _StackedLoRA.of(model)):
+                cache = DynamicCache(config=inner.config)
+                inner(input_ids=torch.full((b, 48), 5), past_key_values=cache, use_cache=True)
+                token, position = torch.full((b, 1), 5), torch.full((b, 1), 48)
+                start = time.perf_counter()
+                for i in range(steps):
+                    inner(input_ids=token, position_ids=position + i, past_key_values=cache, use_cache=True)
+                costs[b] = (time.perf_counter() - start) / steps
+    return costs
+
+
+def cost_bound(row_steps: list[int], costs: dict[int, float]) -> float:
+    """Sequential cost / batch cost when every step costs ``costs`` at its number of live rows (interpolated)."""
+    sizes = sorted(costs)
+
+    def cost(b: int) -> float:
+        above = next((s for s in sizes if s >= b), sizes[-1])
+        below = max((s for s in sizes if s <= b), default=sizes[0])
+        if above == below:
+            return costs[above]
+        return costs[below] + (costs[above] - costs[below]) * (b - below) / (above - below)
+
+    batch = sum(cost(sum(1 for n in row_steps if n > t)) for t in range(max(row_steps)))
+    return sum(row_steps) * cost(1) / batch
+
+
+def step_bound(moe: Any, prompts: list[str]) -> list[int]:
+    """Decoding steps of each row as ``batch`` runs them, unconstrained."""
     from helixmoe.models.template import encode_prompt
 
     tok = moe.pool.tokenizer
@@ -74,8 +115,7 @@ def step_bound(moe: Any, prompts: list[str]) -> tuple[int, int]:
     experts = [moe.route(p).expert for p in prompts]
     caps = [moe.token_limit(len(r), e) for r, e in zip(rows, experts)]
     out = moe.pool.generate_ids(rows, experts, caps)
-    steps = [len(o) + (len(o) < cap) for o, cap in zip(out, caps)]  # + the EOS step of rows that stopped
-    return sum(steps), max(steps)
+    return [len(o) + (len(o) < cap) for o, cap in zip(out, caps)]  # + the EOS step of rows that stopped
 
 
 def batch_ratio(moe: Any, prompts: list[str]) -> dict[str, float]:
@@ -114,7 +154,10 @@ def main() -> None:
 
     prompts = [e.prompt for e in tasks.generate(16, seed=7, split="test")]
     experts = sorted({moe.route(p).expert for p in prompts})
-    total_steps, longest = step_bound(moe, prompts)
+    row_steps = step_bound(moe, prompts)
+    total_steps, longest = sum(row_steps), max(row_steps)
+    costs = step_costs(moe)
+    weighted = cost_bound(row_steps, costs)
     decode = batch_ratio(moe, prompts)
     with hf_generate(moe.pool):
         hf = batch_ratio(moe, prompts)
@@ -131,6 +174,8 @@ def main() -> None:
         "decoding_steps_all_rows": total_steps,
         "decoding_steps_longest_row": longest,
         "speedup_bound": total_steps / longest,
+        "step_ms_by_batch_size": {b: c * 1000 for b, c in costs.items()},
+        "speedup_bound_cost_weighted": weighted,
         "constrained_batch_16_s": constrained,
         "constrained_cost": constrained / decode["batch_s"],
         "experts_in_batch": experts,
@@ -148,6 +193,9 @@ def main() -> None:
         f"  bound for these requests: {total_steps} decoding steps in all / {longest} in the longest row "
         f"= {total_steps / longest:.2f}x"
     )
+    per_size = ", ".join(f"{b}: {c * 1000:.2f}" for b, c in costs.items())
+    print(f"  one decoding step (ms) by rows in the batch: {per_size}")
+    print(f"  bound weighted by those step costs: {weighted:.2f}x")
     print(
         f"same batch, grammar-constrained: {constrained:.2f} s -> "
         f"{constrained / decode['batch_s']:.2f}x the unconstrained time"
