@@ -24,7 +24,7 @@ transformers 5.23, PEFT 0.21):
   built-in system. :class:`_StackedLoRA` gives each row its adapter with two batched matmuls per layer
   (the adapters' A and B matrices stacked once per batch, gathered per row) on top of the base layer; PEFT's
   path stays the fallback for what it does not cover (merged or DoRA-style adapters, other layer types,
-  adapters of different ranks). The built-in system's 16-row batch went from 0.54-0.56 s to 0.48-0.49 s
+  adapters of different ranks). The then built-in system's 16-row batch went from 0.54-0.56 s to 0.48-0.49 s
   (``bench_system.py --threads 1``); single queries, which take the same path, got faster too.
 
 Everything else stays library code: the model's own forward (positions, causal masks, SDPA), transformers'
