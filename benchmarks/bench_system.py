@@ -71,7 +71,8 @@ def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int =
     import torch
     from transformers import DynamicCache
 
-    from helixmoe.models.decoding import _adapters, _inner, _StackedLoRA
+    from helixmoe.models.decoding import _inner
+    from helixmoe.models.row_adapters import StackedLoRA, row_adapters
 
     model = moe.pool.model
     inner = _inner(model)
@@ -80,7 +81,7 @@ def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int =
     with torch.inference_mode():
         for b in sizes:
             rows = [names[i % len(names)] for i in range(b)]
-            with _adapters(model, rows, _StackedLoRA.of(model)):
+            with row_adapters(model, rows, StackedLoRA.of(model)):
                 cache = DynamicCache(config=inner.config)
                 inner(input_ids=torch.full((b, 48), 5), past_key_values=cache, use_cache=True)
                 token, position = torch.full((b, 1), 5), torch.full((b, 1), 48)

@@ -208,9 +208,9 @@ def test_arguments_are_checked(pool: ExpertPool, rows: list[list[int]]) -> None:
 def test_stacked_lora_matches_peft_mixed_forward(
     pool: ExpertPool, rows: list[list[int]], monkeypatch
 ) -> None:
-    from helixmoe.models import decoding
+    from helixmoe.models import decoding, row_adapters
 
-    lora = decoding._StackedLoRA.of(pool.model)
+    lora = row_adapters.StackedLoRA.of(pool.model)
     assert lora is not None and set(lora.slot) == {"ascii", "runic", "__base__"}
     ids = torch.tensor([rows[0][:4]] * len(EXPERTS))
     inner = decoding._inner(pool.model)
@@ -229,7 +229,7 @@ def test_stacked_lora_matches_peft_mixed_forward(
     stacked_tokens = greedy_decode(
         pool.model, rows, CAPS, eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS
     )
-    monkeypatch.setattr(decoding._StackedLoRA, "of", classmethod(lambda cls, model: None))
+    monkeypatch.setattr(row_adapters.StackedLoRA, "of", classmethod(lambda cls, model: None))
     peft_tokens = greedy_decode(
         pool.model, rows, CAPS, eos_token_id=eos, pad_token_id=pad, adapter_names=EXPERTS
     )
@@ -237,13 +237,13 @@ def test_stacked_lora_matches_peft_mixed_forward(
 
 
 def test_stacked_lora_leaves_what_it_does_not_cover_to_peft(tiny_base_dir: Path, char_tokenizer) -> None:
-    from helixmoe.models import decoding
+    from helixmoe.models import row_adapters
 
     pool = ExpertPool(load_base(tiny_base_dir, device="cpu"), char_tokenizer)
-    assert decoding._StackedLoRA.of(pool.model) is None  # no adapters at all
+    assert row_adapters.StackedLoRA.of(pool.model) is None  # no adapters at all
     pool.add("a", LORA)
     pool.add("b", LoRAConfig(r=8, alpha=16, dropout=0.0))
-    assert decoding._StackedLoRA.of(pool.model) is None  # ranks differ: PEFT's path
-    lora = decoding._StackedLoRA([], [])
+    assert row_adapters.StackedLoRA.of(pool.model) is None  # ranks differ: PEFT's path
+    lora = row_adapters.StackedLoRA([], [])
     with pytest.raises(ConfigError, match="unknown adapter"), lora.rows(["nope"]):
         pass

@@ -19,13 +19,9 @@ transformers 5.23, PEFT 0.21):
   the active adapter. It accepts no custom ``LogitsProcessor`` (grammar-constrained decoding) and spent about
   5 s starting its manager for a 16-token job.
 
-* PEFT's mixed-adapter forward (``adapter_names``) loops in Python over the adapters, and over the rows to
-  index them, in every LoRA layer at every step: ``cProfile`` put 55 % of a 16-row mixed batch in it on the
-  built-in system. :class:`_StackedLoRA` gives each row its adapter with two batched matmuls per layer
-  (the adapters' A and B matrices stacked once per batch, gathered per row) on top of the base layer; PEFT's
-  path stays the fallback for what it does not cover (merged or DoRA-style adapters, other layer types,
-  adapters of different ranks). The then built-in system's 16-row batch went from 0.54-0.56 s to 0.48-0.49 s
-  (``bench_system.py --threads 1``); single queries, which take the same path, got faster too.
+* Rows of different experts get their adapters through :mod:`helixmoe.models.row_adapters` (stacked LoRA
+  matmuls instead of PEFT's per-layer Python loop): the then built-in system's 16-row batch went from
+  0.54-0.56 s to 0.48-0.49 s (``bench_system.py --threads 1``); single queries take the same path.
 
 Everything else stays library code: the model's own forward (positions, causal masks, SDPA), transformers'
 ``DynamicCache`` (``batch_select_indices`` drops finished rows), PEFT's LoRA layers and, as the fallback, its
@@ -39,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -48,6 +44,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from helixmoe.errors import ConfigError
+from helixmoe.models.row_adapters import StackedLoRA, row_adapters
 
 __all__ = ["greedy_decode"]
 
@@ -148,9 +145,9 @@ def _decode_batch(
     # what generate shows a processor: every row, left-padded, (B, T + t)
     seen = _pad_left(rows, pad, next(model.parameters()).device)[0] if processor is not None else None
     with torch.inference_mode(), contextlib.ExitStack() as hooks:
-        lora = _StackedLoRA.of(model) if names is not None else None
+        lora = StackedLoRA.of(model) if names is not None else None
         logits, live = _prefill(model, rows, names, pad, lora)  # (B, V), rows in order of prompt length
-        hooks.enter_context(_adapters(model, live.names, lora))
+        hooks.enter_context(row_adapters(model, live.names, lora))
         while True:
             if seen is not None:
                 logits = _process(processor, seen, logits, live.index)  # type: ignore[arg-type]
@@ -164,7 +161,7 @@ def _decode_batch(
                 _select(live, keep)
                 tokens = tokens[keep]
                 hooks.close()  # the hooks hold the adapter names of the rows that just left
-                hooks.enter_context(_adapters(model, live.names, lora))
+                hooks.enter_context(row_adapters(model, live.names, lora))
             live.mask = torch.cat([live.mask, live.mask.new_ones(len(keep), 1)], dim=1)
             live.position = live.position + 1
             logits = _forward(_inner(model), tokens[:, None], live.position, live)
@@ -175,7 +172,7 @@ def _prefill(
     rows: Sequence[Sequence[int]],
     names: list[str] | None,
     pad: int,
-    lora: _StackedLoRA | None = None,
+    lora: StackedLoRA | None = None,
 ) -> tuple[torch.Tensor, _Live]:
     """Read the prompts in groups of similar length, then join the groups' caches into one batch.
 
@@ -195,7 +192,7 @@ def _prefill(
         position = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)  # (b, T), as HF generate computes it
         sub = None if names is None else [names[i] for i in index]
         part = _Live(index, sub, mask, position[:, -1:], DynamicCache(config=inner.config), extra)
-        with _adapters(model, sub, lora):
+        with row_adapters(model, sub, lora):
             parts.append((_forward(inner, ids, position, part), part))
     if len(parts) == 1:
         return parts[0]
@@ -330,103 +327,3 @@ def _inner(model: torch.nn.Module) -> Any:
     """The transformers model to call: under PEFT, the base model with the LoRA layers injected."""
     get = getattr(model, "get_base_model", None)
     return get() if callable(get) else model
-
-
-@contextlib.contextmanager
-def _adapters(
-    model: torch.nn.Module, names: list[str] | None, lora: _StackedLoRA | None = None
-) -> Iterator[None]:
-    """Per-row adapter routing for every forward inside: ``lora``'s stacked matmuls when given, else PEFT's
-    (what ``PeftModel.generate`` does)."""
-    if names is None:
-        yield
-        return
-    if lora is not None:
-        with lora.rows(names):
-            yield
-        return
-    enable = getattr(model, "_enable_peft_forward_hooks", None)
-    if enable is None:
-        raise ConfigError("adapter names need a PEFT model")
-    with enable(adapter_names=names):
-        yield
-
-
-class _StackedLoRA:
-    """Each row's own LoRA adapter in one batched forward: ``base(x) + scale[i] * x @ A[i]^T @ B[i]^T``.
-
-    The adapters' ``A`` (r, in) and ``B`` (out, r) weights of every LoRA layer are stacked once (plus a zero
-    slot for ``"__base__"``, no adapter); :meth:`rows` then turns the layers' own adapters off and adds the
-    per-row term with a forward hook, gathering the stacked matrices by each row's adapter index.
-    """
-
-    def __init__(self, layers: list[Any], adapters: list[str]) -> None:
-        self.slot = {name: i for i, name in enumerate(adapters)} | {"__base__": len(adapters)}
-        self.layers = layers
-        self.weights = []
-        for layer in layers:
-            a = [layer.lora_A[n].weight for n in adapters]
-            b = [layer.lora_B[n].weight for n in adapters]
-            scale = [float(layer.scaling[n]) for n in adapters]
-            stacked_a = torch.stack([*a, torch.zeros_like(a[0])])  # (n + 1, r, in)
-            stacked_b = torch.stack([*b, torch.zeros_like(b[0])])  # (n + 1, out, r)
-            self.weights.append((stacked_a, stacked_b, stacked_a.new_tensor([*scale, 0.0])))
-
-    @classmethod
-    def of(cls, model: torch.nn.Module) -> _StackedLoRA | None:
-        """The stack for ``model``'s plain LoRA ``Linear`` layers; ``None`` where PEFT's own path must run."""
-        try:
-            from peft.tuners.lora.layer import Linear as LoraLinear
-        except ImportError:
-            return None
-        layers: list[Any] = [m for m in model.modules() if hasattr(m, "lora_A") and hasattr(m, "base_layer")]
-        if not layers or any(type(m) is not LoraLinear for m in layers):
-            return None
-        adapters = sorted(layers[0].lora_A.keys())
-        for m in layers:
-            if (
-                m.merged
-                or sorted(m.lora_A.keys()) != adapters
-                or any(m.use_dora.get(n) or n in m.lora_variant for n in adapters)
-                or len({m.lora_A[n].weight.shape for n in adapters}) != 1
-                or len({m.lora_B[n].weight.shape for n in adapters}) != 1
-            ):
-                return None
-        return cls(layers, adapters) if adapters else None
-
-    @contextlib.contextmanager
-    def rows(self, names: list[str]) -> Iterator[None]:
-        """Route row ``i`` through adapter ``names[i]`` for every forward inside."""
-        if any(n not in self.slot for n in names):
-            raise ConfigError(f"unknown adapter(s): {sorted(set(names) - set(self.slot))}")
-        index = torch.tensor([self.slot[n] for n in names], device=self.weights[0][0].device)
-        handles = []
-        disabled = [layer._disable_adapters for layer in self.layers]
-        try:
-            for layer, (a, b, scale) in zip(self.layers, self.weights, strict=True):
-                layer._disable_adapters = (
-                    True  # the layer returns its base output; the hook adds the LoRA term
-                )
-                handles.append(layer.register_forward_hook(self._hook(a[index], b[index], scale[index])))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
-            for layer, was in zip(self.layers, disabled, strict=False):
-                layer._disable_adapters = was
-
-    @staticmethod
-    def _hook(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> Callable[..., torch.Tensor]:
-        a_t, b_t, scale = (
-            a.transpose(1, 2),
-            b.transpose(1, 2),
-            scale[:, None, None],
-        )  # (B, in, r), (B, r, out)
-
-        def add(module: torch.nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
-            x = inputs[0]
-            rows = x.reshape(x.shape[0], -1, x.shape[-1]).to(a_t.dtype)  # (B, t, in)
-            delta = torch.bmm(torch.bmm(rows, a_t), b_t) * scale  # (B, t, out)
-            return output + delta.reshape(output.shape).to(output.dtype)
-
-        return add

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
+from transformers.trainer_utils import has_length
 
 from helixmoe.training.callbacks import (
     GracefulStopCallback,
@@ -99,9 +100,11 @@ class HelixTrainer(GenerativeEvalMixin, SafeCheckpointMixin, Trainer):
         """``group_by_length`` batches come in random order (:class:`ShuffledLengthGroupedSampler`), not in
         HF's long-to-short sweeps."""
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        rows = getattr(dataset, "rows", None)
-        if self.args.train_sampling_strategy != "group_by_length" or rows is None:
+        if self.args.train_sampling_strategy != "group_by_length" or not has_length(dataset):
             return super()._get_train_sampler(train_dataset)
+        rows = [dataset[i] for i in range(len(dataset))]  # type: ignore[index]
+        if not all(isinstance(row, dict) and "input_ids" in row for row in rows):
+            return super()._get_train_sampler(train_dataset)  # HF's sampler explains what it needs
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
         return ShuffledLengthGroupedSampler([len(row["input_ids"]) for row in rows], batch)
 

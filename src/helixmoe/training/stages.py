@@ -204,10 +204,10 @@ def copy_warmup(
     """Run the copy warm-up (``training.copy_warmup``) on a fresh base: ``(model, summary)``, summary ``{}``
     when it is off.
 
-    It stops after ``steps``, at ``stop_loss`` or after ``budget_share`` of the base budget. The warmed base is saved to
-    the work directory so that ``--resume`` after it finished starts the base phase from it (the returned
-    model is then that saved base); a resume whose base phase already has a checkpoint skips the warm-up
-    (that checkpoint holds newer weights).
+    It stops after ``steps``, at ``stop_loss`` or after ``budget_share`` of the base budget. The warmed base
+    is saved to the work directory so that ``--resume`` after it finished starts the base phase from it (the
+    returned model is then that saved base); a resume whose base phase already has a checkpoint skips the
+    warm-up (that checkpoint holds newer weights).
     """
     from helixmoe.models.base import load_base, save_base
     from helixmoe.training.checkpoints import last_complete_checkpoint
