@@ -1,11 +1,11 @@
 """Tokenizer schemes side by side on the generated corpus: sequence length, speed, coverage.
 
-Trains each scheme (``char``; byte-level ``bpe`` at several vocabulary sizes) on the train split of
+Trains each scheme (``char``; byte-level ``bpe`` and HLX-aware ``hlx`` at several vocabulary sizes) on the train split of
 ``helixmoe.tasks`` and measures, on the test and ood splits, tokens per templated example (prompt +
 response + EOS), response tokens, characters per token, <unk> rate, lossless round trips, encode speed
 (batch and one-by-one) and the embedding parameters the vocabulary costs a ``tiny`` base. Exact-match
 accuracy needs trained models: ``--probe-seconds S`` trains a seeded ``tiny`` base from scratch for S
-seconds per candidate scheme (``char``, ``bpe-1024``) on the ``convert`` family (a plain AdamW loop with loss on the response only: a
+seconds per candidate scheme (``char``, ``bpe-1024``, ``hlx-1024``) on the ``convert`` family (a plain AdamW loop with loss on the response only: a
 fixed-time probe, not the training pipeline) and reports greedy exact match on test examples graded by
 the task oracle.
 
@@ -27,9 +27,16 @@ from helixmoe.models.experts import ExpertPool
 from helixmoe.models.template import IGNORE_INDEX, encode_example
 from helixmoe.models.tokenizer import train_tokenizer
 
-SCHEMES: list[tuple[str, int]] = [("char", 0), ("bpe", 512), ("bpe", 1024), ("bpe", 4096)]
-#: The two candidate defaults that get the (costly) accuracy probe.
-PROBED = ("char", "bpe-1024")
+SCHEMES: list[tuple[str, int]] = [
+    ("char", 0),
+    ("bpe", 512),
+    ("bpe", 1024),
+    ("bpe", 4096),
+    ("hlx", 1024),
+    ("hlx", 2048),
+]
+#: The candidate defaults that get the (costly) accuracy probe.
+PROBED = ("char", "bpe-1024", "hlx-1024")
 
 
 def _best_of(fn: Callable[[], Any], repeats: int = 3) -> float:
@@ -143,7 +150,7 @@ def main() -> None:
         start = time.perf_counter()
         tok = train_tokenizer(corpus, scheme, vocab_size=vocab or 1024, min_frequency=2)
         train_s = time.perf_counter() - start
-        name = scheme if scheme == "char" else f"bpe-{vocab}"
+        name = scheme if scheme == "char" else f"{scheme}-{vocab}"
         for split, examples in splits.items():
             m = measure(tok, examples)
             print(

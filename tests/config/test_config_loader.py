@@ -105,6 +105,15 @@ def test_overrides_set_nested_keys_with_yaml_scalars(yaml_file: Path) -> None:
     assert config.model.device == "cpu"
 
 
+def test_on_off_switches_survive_yaml_booleans(yaml_file: Path) -> None:
+    # YAML 1.1 reads a bare `on` / `off` as true / false; the documented words must still work
+    config = load_config(yaml_file, ["training.bf16=on", "training.fused_adamw=off"])
+    assert (config.training.bf16, config.training.fused_adamw) == ("on", "off")
+    assert load_config(yaml_file, ["training.bf16=true"]).training.bf16 == "on"
+    with pytest.raises(ConfigError, match="training.bf16"):
+        load_config(yaml_file, ["training.bf16=sometimes"])
+
+
 def test_a_path_base_drops_the_default_size() -> None:
     config = validate_config(
         {"name": "x", "experts": {"a": {}}, "model": {"path": "/models/qwen", "quantization": "4bit"}}

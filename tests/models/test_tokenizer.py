@@ -17,7 +17,7 @@ from helixmoe.models.tokenizer import (
     train_tokenizer,
 )
 
-SCHEMES = ["char", "bpe"]
+SCHEMES = ["char", "bpe", "hlx"]
 ROUND_TRIP = [
     '🜊902🜁0 "render_pipeline"🜁1 🜃⟁vs, ⟁fs🜄🜂',
     "🐊14🐁0 42🐂 🐃1, 2🐄",
@@ -74,6 +74,26 @@ def test_bpe_scheme_learns_merges(corpus: list[str]) -> None:
     tok = train_tokenizer(corpus, "bpe", vocab_size=320, min_frequency=2)
     text = "Convert to LC-R"
     assert len(tok.encode(text, add_special_tokens=False)) < len(text)
+
+
+def test_hlx_scheme_tokenizes_a_key_or_a_byte_the_same_everywhere(corpus: list[str]) -> None:
+    tok = train_tokenizer([*corpus, *["hex: 1293ffffff 70020568656c6c6f"] * 20], "hlx", vocab_size=600)
+
+    def pieces(text: str) -> list[str]:
+        ids = tok.encode(text, add_special_tokens=False)
+        return [tok.decode([i]) for i in ids]
+
+    # LC-B hex: no token crosses a byte boundary (never "696" or "c6"); common bytes are one token
+    hexed = pieces("70020568656c6c6f1293ffffff")
+    starts = [sum(map(len, hexed[:i])) for i in range(len(hexed))]
+    assert "".join(hexed) == "70020568656c6c6f1293ffffff"
+    assert all(len(p) == 1 or (len(p) == 2 and at % 2 == 0) for p, at in zip(hexed, starts, strict=True))
+    assert hexed.count("ff") == 3
+    # a key reads the same after "{" and after ", " (GPT-2 pre-tokenization glues the space to it)
+    key = tok.encode("label", add_special_tokens=False)
+    ids = tok.encode("{label: 1, label: 2}", add_special_tokens=False)
+    at = [i for i in range(len(ids)) if ids[i : i + len(key)] == key]
+    assert len(at) == 2, pieces("{label: 1, label: 2}")
 
 
 def test_save_and_load_in_hf_format(tokenizer, tmp_path: Path) -> None:

@@ -70,7 +70,11 @@ def toy_data(tokenizer):
 
 
 def tiny_training(
-    max_steps: int = 8, eval_steps: int | None = 4, patience: int | None = None, lr: float = 3e-3
+    max_steps: int = 8,
+    eval_steps: int | None = 4,
+    patience: int | None = None,
+    lr: float = 3e-3,
+    scheduler: str = "constant",
 ) -> tuple[TrainingConfig, PhaseConfig]:
     training = TrainingConfig(
         seed=0, checkpoint_every=None, logging_steps=1, progress_bars=False, save_total_limit=10
@@ -82,6 +86,6 @@ def tiny_training(
         eval_steps=eval_steps,
         patience=patience,
         warmup_ratio=0.0,
-        scheduler="constant",
+        scheduler=scheduler,
     )
     return training, phase

@@ -34,12 +34,15 @@ def build_trainer(
     patience: int | None = None,
     evaluator: Any = None,
     extra_callbacks: Sequence[Any] = (),
+    scheduler: str = "constant",
     **option_kwargs: Any,
 ) -> tuple[HelixTrainer, HarnessOptions]:
     from conftest import make_model, tiny_training
 
     train, val, _ = data
-    training, phase = tiny_training(max_steps=max_steps, eval_steps=eval_steps, patience=patience)
+    training, phase = tiny_training(
+        max_steps=max_steps, eval_steps=eval_steps, patience=patience, scheduler=scheduler
+    )
     args = build_training_arguments(
         training, phase, run_dir, has_eval=True, exact_match=evaluator is not None
     )

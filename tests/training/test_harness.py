@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import torch
 from harness_utils import ScriptedEvaluator, build_trainer
@@ -135,6 +136,53 @@ def test_budget_keeps_room_for_the_final_evaluation(monkeypatch):
     clock[0] = 141.0  # 41 s used: the final 20 s evaluation would end past the budget, so stop now
     cb.on_step_end(None, state, control)
     assert control.should_training_stop and control.should_evaluate
+
+
+def test_a_budget_stop_anneals_the_learning_rate_to_the_end_of_its_schedule(
+    tmp_path, toy_data, tokenizer, monkeypatch
+):
+    from helixmoe.training import callbacks
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+
+    class TickAndRecord(TrainerCallback):
+        """Each step takes one fake second; records the learning rate the step used."""
+
+        def __init__(self) -> None:
+            self.lrs: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kw):
+            clock[0] += 1.0
+            self.lrs.append(kw["lr_scheduler"].get_last_lr()[0])
+
+    used = {}
+    for anneal in (False, True):
+        clock[0] = 0.0
+        record = TickAndRecord()
+        trainer, options = build_trainer(
+            tmp_path / f"anneal-{anneal}",
+            toy_data,
+            tokenizer,
+            max_steps=1000,
+            eval_steps=None,
+            scheduler="cosine",
+            extra_callbacks=[record],
+            budget_s=10.0,
+            has_eval=False,
+            anneal_to_budget=anneal,
+        )
+        outcome = run_trainer(trainer, options)
+        assert outcome.stopped_by == "budget" and outcome.global_step == 10
+        used[anneal] = record.lrs
+    peak = used[False][0]
+    # by steps, the budget stops a 1 000-step cosine at 1 %: the rate is still at its peak
+    assert min(used[False]) > 0.99 * peak
+    # over the budget it decays every step, ending near zero: step 10 runs at the 800th step's rate (the
+    # schedule reads the share of the budget used at the end of the step before last, 8 s of 10)
+    annealed = used[True]
+    assert annealed[0] == peak and all(b < a for a, b in pairwise(annealed))
+    assert annealed[-1] < 0.1 * peak
 
 
 def test_a_loss_target_stops_and_saves_at_the_first_step_that_reaches_it(tmp_path, toy_data, tokenizer):

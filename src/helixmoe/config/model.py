@@ -41,12 +41,13 @@ BASE_SIZE_NAMES: tuple[str, ...] = ("tiny", "small", "medium")
 class TokenizerConfig(Section):
     """How the tokenizer is obtained: trained on the corpus (``scheme``) or read from ``path``."""
 
-    scheme: Literal["char", "bpe"] = "bpe"
-    """``char``: one token per character with byte fallback; ``bpe``: byte-level BPE with glyphs kept whole."""
+    scheme: Literal["char", "bpe", "hlx"] = "bpe"
+    """``char``: one token per character with byte fallback; ``bpe``: byte-level BPE with glyphs kept whole;
+    ``hlx``: the same BPE over HLX-aware pieces (LC-B hex cut into bytes, spaces apart from words)."""
     vocab_size: int = Field(default=1024, ge=300, le=262_144)
-    """Target vocabulary size of the ``bpe`` scheme (ignored by ``char``, whose size is its alphabet)."""
+    """Target vocabulary size of the ``bpe``/``hlx`` schemes (ignored by ``char``: its alphabet decides)."""
     min_frequency: int = Field(default=2, ge=1)
-    """Minimum pair frequency for a ``bpe`` merge."""
+    """Minimum pair frequency for a ``bpe``/``hlx`` merge."""
     path: str | None = None
     """A local HF tokenizer directory to use instead of training one (default: the base's, if ``model.path``)."""
 

@@ -1,13 +1,16 @@
 """Tokenizers trained on the corpus with the ``tokenizers`` library, saved and loaded in HF format.
 
-Two schemes (registry :data:`SCHEMES`), compared by ``benchmarks/bench_tokenizer.py``, which chose
-``bpe`` as the default (about half the tokens per example, and better accuracy in a fixed-time probe):
+Three schemes (registry :data:`SCHEMES`), compared by ``benchmarks/bench_tokenizer.py`` and by whole demo
+runs (README, "Tokenizer"):
 
 * ``char`` — one token per character (every printable ASCII character, every LC-R glyph including the
   lenient animal glyphs, and every character seen ``min_frequency`` times in the corpus), with UTF-8
   byte fallback (``<0xNN>`` tokens) so any text round-trips losslessly. A BPE model with no merges.
 * ``bpe`` — byte-level BPE (GPT-2 style) with a small learned vocabulary; structural symbols are split off
   before BPE and every LC-R glyph is an added token, so neither is ever merged with its neighbours.
+* ``hlx`` — the same BPE over HLX-aware pieces (:data:`HLX_PIECES`): LC-B hex is cut into its bytes and
+  spaces stand alone, so a key or a byte is the same tokens wherever it appears (GPT-2's pre-tokenizer
+  glues the leading space to a word and cuts hex at letter/digit changes, e.g. ``696`` + ``c``).
 
 In both, each LC-R glyph (spec §5, canonical and lenient) and each structural symbol is exactly one token,
 and the special tokens of :mod:`helixmoe.models.template` come first (pad = 0, eos = 1, unk = 2).
@@ -78,16 +81,46 @@ def _char_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) -
     return tok
 
 
+def _isolate_symbols() -> pre_tokenizers.PreTokenizer:
+    symbols = "".join("\\" + s if s in "[]{}()|\\" else s for s in STRUCTURAL_SYMBOLS)
+    return pre_tokenizers.Split(Regex(f"[{symbols}]"), behavior="isolated")
+
+
+#: ``hlx`` pre-tokenization, tried left to right at each position: a hex byte (two lowercase hex digits that
+#: start an even-length hex run ending the word, as in LC-B hex), a run of letters, a run of digits, a run of
+#: other non-space characters, one whitespace character.
+HLX_PIECES = (
+    r"[0-9a-f]{2}(?=(?:[0-9a-f]{2})*(?![0-9A-Za-z_]))"
+    r"|\p{L}+|\p{N}+|[^\s\p{L}\p{N}]+|\s"
+)
+
+
 def _bpe_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) -> Tokenizer:
     """Byte-level BPE; structural symbols isolated before BPE, glyphs added as whole tokens."""
+    pre = [_isolate_symbols(), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
+    return _train_bpe(texts, vocab_size, min_frequency, pre)
+
+
+def _hlx_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) -> Tokenizer:
+    """Byte-level BPE over HLX-aware pieces (:data:`HLX_PIECES`): LC-B hex in byte pairs, spaces apart.
+
+    GPT-2's pre-tokenizer glues a leading space to words and numbers and cuts hex at letter/digit
+    boundaries, so one key or byte gets different tokens in different places; here a key is the same tokens
+    after ``{`` and after ``, `` and every byte of an LC-B hex string is one piece, aligned to the byte.
+    """
+    pre = [
+        _isolate_symbols(),
+        pre_tokenizers.Split(Regex(HLX_PIECES), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ]
+    return _train_bpe(texts, vocab_size, min_frequency, pre)
+
+
+def _train_bpe(
+    texts: Iterable[str], vocab_size: int, min_frequency: int, pre: list[pre_tokenizers.PreTokenizer]
+) -> Tokenizer:
     tok = Tokenizer(models.BPE())
-    symbols = "".join("\\" + s if s in "[]{}()|\\" else s for s in STRUCTURAL_SYMBOLS)
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(f"[{symbols}]"), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-        ]
-    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence(pre)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     tok.add_tokens([AddedToken(g, normalized=False) for g in LCR_GLYPHS + LENIENT_LCR_GLYPHS])
@@ -106,6 +139,7 @@ def _bpe_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) ->
 SCHEMES: dict[str, Callable[[Iterable[str], int, int], Tokenizer]] = {
     "char": _char_tokenizer,
     "bpe": _bpe_tokenizer,
+    "hlx": _hlx_tokenizer,
 }
 
 

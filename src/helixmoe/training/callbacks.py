@@ -33,20 +33,26 @@ __all__ = [
     "PeriodicCheckpointCallback",
     "WallClockBudgetCallback",
     "any_process",
+    "max_over_processes",
 ]
 
 logger = logging.getLogger(__name__)
 
 
-def any_process(flag: bool) -> bool:
-    """``flag`` OR-ed over all processes of an initialised ``torch.distributed`` group (else ``flag``)."""
+def max_over_processes(value: float) -> float:
+    """The largest ``value`` over all processes of an initialised ``torch.distributed`` group (else ``value``)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return flag
+        return value
     backend = dist.get_backend()
     device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
-    value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())
+
+
+def any_process(flag: bool) -> bool:
+    """``flag`` OR-ed over all processes of an initialised ``torch.distributed`` group (else ``flag``)."""
+    return max_over_processes(1.0 if flag else 0.0) > 0.0
 
 
 def _stop_now(control: TrainerControl) -> None:
@@ -62,13 +68,19 @@ class WallClockBudgetCallback(TrainerCallback):
     ``evaluate_on_stop=False`` skips the final evaluation (for runs with no eval set). The final evaluation
     fits inside the budget: the run stops early by the longest evaluation seen so far (a generative
     exact-match evaluation can take a minute on a busy CPU, which would otherwise eat the next run's time).
+
+    :attr:`fraction` is the share of the budget used so far (the reserve for the final evaluation counted as
+    used), the same on every process: :class:`~helixmoe.training.harness.HelixTrainer` anneals the learning
+    rate by it when ``anneal=True``, so a run the budget stops still ends its schedule at the stop.
     """
 
-    def __init__(self, budget_s: float, *, evaluate_on_stop: bool = True) -> None:
+    def __init__(self, budget_s: float, *, evaluate_on_stop: bool = True, anneal: bool = False) -> None:
         self.budget_s = float(budget_s)
         self.evaluate_on_stop = evaluate_on_stop
+        self.anneal = anneal
         self.started: float | None = None
         self.triggered = False
+        self.fraction = 0.0
         self.eval_s = 0.0  # the longest evaluation so far: reserved for the final one
         self._step_ended: float | None = None
 
@@ -89,8 +101,9 @@ class WallClockBudgetCallback(TrainerCallback):
         now = time.monotonic()
         self._step_ended = now
         reserve = self.eval_s if self.evaluate_on_stop else 0.0
-        over = self.started is not None and now - self.started + reserve >= self.budget_s
-        if any_process(over) and not self.triggered:
+        used = 0.0 if self.started is None else (now - self.started + reserve) / max(self.budget_s, 1e-9)
+        self.fraction = min(1.0, max_over_processes(used))
+        if self.fraction >= 1.0 and not self.triggered:
             self.triggered = True
             logger.warning(
                 "time budget of %.0f s reached at step %d: saving and stopping",

@@ -18,11 +18,13 @@ pass ``callbacks=harness_callbacks(options)`` and call ``run_trainer(trainer, op
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import has_length
 
@@ -108,6 +110,40 @@ class HelixTrainer(GenerativeEvalMixin, SafeCheckpointMixin, Trainer):
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
         return ShuffledLengthGroupedSampler([len(row["input_ids"]) for row in rows], batch)
 
+    def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> LRScheduler:
+        """HF's schedule; with an annealing :class:`WallClockBudgetCallback`, it runs over the time budget.
+
+        The schedule is evaluated at ``max(step, fraction × num_training_steps)``, ``fraction`` being the
+        share of the budget used: a run the budget stops at step 1 400 of 2 000 has still decayed its
+        learning rate to the end of the schedule, instead of stopping at 18 % of the peak (cosine).
+        """
+        created = self.lr_scheduler is None
+        scheduler = super().create_scheduler(num_training_steps, optimizer)
+        budget = next(
+            (
+                cb
+                for cb in self.callback_handler.callbacks
+                if isinstance(cb, WallClockBudgetCallback) and cb.anneal
+            ),
+            None,
+        )
+        if created and budget is not None and isinstance(scheduler, LambdaLR):
+            scheduler.lr_lambdas = [
+                _over_budget(fn, budget, num_training_steps) for fn in scheduler.lr_lambdas
+            ]
+        return scheduler
+
+
+def _over_budget(
+    schedule: Callable[[int], float], budget: WallClockBudgetCallback, total_steps: int
+) -> Callable[[int], float]:
+    """``schedule`` advanced to the step the budget's used share corresponds to, when that is further."""
+
+    def factor(step: int) -> float:
+        return schedule(max(step, math.floor(budget.fraction * total_steps)))
+
+    return factor
+
 
 @dataclass
 class HarnessOptions:
@@ -135,6 +171,9 @@ class HarnessOptions:
     """Resume from the last complete checkpoint of ``output_dir`` (fresh start when there is none)."""
     stop_at_loss: float | None = None
     """Stop once a logged training loss is at or below this; ``None`` = off."""
+    anneal_to_budget: bool = False
+    """Run the learning-rate schedule over ``budget_s`` when the budget ends the run before ``max_steps``
+    (:meth:`HelixTrainer.create_scheduler`)."""
 
 
 @dataclass
@@ -156,7 +195,11 @@ def harness_callbacks(options: HarnessOptions) -> list[TrainerCallback]:
     if options.handle_signals:
         callbacks.append(GracefulStopCallback(evaluate_on_stop=options.has_eval))
     if options.budget_s is not None:
-        callbacks.append(WallClockBudgetCallback(options.budget_s, evaluate_on_stop=options.has_eval))
+        callbacks.append(
+            WallClockBudgetCallback(
+                options.budget_s, evaluate_on_stop=options.has_eval, anneal=options.anneal_to_budget
+            )
+        )
     if options.checkpoint_every_s is not None:
         callbacks.append(PeriodicCheckpointCallback(options.checkpoint_every_s))
     if options.stop_at_loss is not None:

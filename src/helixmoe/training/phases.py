@@ -127,6 +127,7 @@ def train_phase(
         has_eval=val_ds is not None,
         resume=ctx.resume,
         stop_at_loss=stop_at_loss,
+        anneal_to_budget=training.anneal_to_budget,
     )
     trainer = HelixTrainer(
         model=model,
