@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_training.py                       # tokens/s of the tiny base and of LoRA (~1 min)
+    python benchmarks/bench_training.py                       # tokens/s of the tiny base and of LoRA, fp32 and
+                                                              # bf16 autocast side by side (~1 min)
     python benchmarks/bench_training.py --full                # + the whole pipeline of configs/hlx-tiny.yaml
     python benchmarks/bench_training.py --system systems/hlx-tiny   # exact match of an existing system only
 
@@ -23,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, float]:
+def _throughput(threads: int, steps: int, batch_size: int, bf16: bool = False) -> dict[str, float]:
     import torch
     from peft import get_peft_model
 
@@ -42,7 +43,9 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, float]:
     examples = generate(steps * batch_size, 0, None, "train", experts=list(cfg.experts))
     tok = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], cfg.tokenizer.scheme)
     pairs = [TextPair(e.prompt, e.response) for e in examples]
-    training = cfg.training.model_copy(update={"progress_bars": False, "report_to": []})
+    training = cfg.training.model_copy(
+        update={"progress_bars": False, "report_to": [], "bf16": "on" if bf16 else "off"}
+    )
     phase = PhaseConfig(max_steps=steps, batch_size=batch_size, lr=1e-3)
     out: dict[str, float] = {}
     for kind in ("base", "lora"):
@@ -104,8 +107,18 @@ def main(argv: list[str] | None = None) -> int:
             args.system, args.system / ".train" / "corpus", limit=args.eval_limit
         )
     else:
-        results["throughput"] = _throughput(args.threads, args.steps, args.batch_size)
-        print(json.dumps(results["throughput"], indent=2))
+        fp32 = _throughput(args.threads, args.steps, args.batch_size)
+        bf16 = _throughput(args.threads, args.steps, args.batch_size, bf16=True)
+        results["throughput"] = fp32
+        results["throughput_bf16_autocast"] = bf16
+        print(
+            f"training throughput, {args.threads} torch thread(s), batch {args.batch_size}, {args.steps} steps"
+        )
+        print("| model | fp32 tokens/s | bf16 autocast tokens/s | bf16 / fp32 |")
+        print("| --- | --- | --- | --- |")
+        for kind in ("base", "lora"):
+            a, b = fp32[f"{kind}_tokens_per_s"], bf16[f"{kind}_tokens_per_s"]
+            print(f"| {kind} | {a:.0f} | {b:.0f} | {b / a:.2f}x |")
         if args.full:
             results.update(_full(args.config, args.output, args.overrides, args.eval_limit))
             print(f"pipeline wall time: {results['pipeline_wall_s']:.0f} s")
