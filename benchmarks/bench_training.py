@@ -6,6 +6,7 @@ Usage::
                                                               # bf16 autocast side by side (~1 min)
     python benchmarks/bench_training.py --full                # + the whole pipeline of configs/hlx-tiny.yaml
     python benchmarks/bench_training.py --system systems/hlx-tiny   # exact match of an existing system only
+    python benchmarks/bench_training.py --system DIR --bare-base    # + the same slices answered by the bare base
 
 Tokens/s counts real (non-padding) tokens of the training batches over the Trainer's ``train_runtime``.
 Exact match is each expert on its own slice of the ``test`` and ``ood`` splits (oracle routing), graded by
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "systems" / "bench-hlx-tiny")
     parser.add_argument("--system", type=Path, help="only grade this existing system directory")
     parser.add_argument("--eval-limit", type=int, default=200)
+    parser.add_argument(
+        "--bare-base", action="store_true", help="with --system: also grade the base without adapters"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted config overrides for --full")
     args = parser.parse_args(argv)
 
@@ -103,9 +107,20 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, object] = {}
     if args.system is not None:
-        results["exact_match"] = evaluate_experts(
-            args.system, args.system / ".train" / "corpus", limit=args.eval_limit
-        )
+        corpus = args.system / ".train" / "corpus"
+        results["exact_match"] = evaluate_experts(args.system, corpus, limit=args.eval_limit)
+        if args.bare_base:
+            bare = evaluate_experts(args.system, corpus, limit=args.eval_limit, bare_base=True)
+            results["exact_match_bare_base"] = bare
+            print("each expert's slice answered by its adapter vs by the bare base (no adapter)")
+            print("| expert | split | adapter | bare base |")
+            print("| --- | --- | --- | --- |")
+            for name, per in results["exact_match"].items():  # type: ignore[union-attr]
+                for split, got in per.items():
+                    print(
+                        f"| {name} | {split} | {got['exact_match']:.1%} "
+                        f"| {bare[name][split]['exact_match']:.1%} |"
+                    )
     else:
         fp32 = _throughput(args.threads, args.steps, args.batch_size)
         bf16 = _throughput(args.threads, args.steps, args.batch_size, bf16=True)

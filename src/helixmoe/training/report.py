@@ -30,6 +30,7 @@ def evaluate_experts(
     batch_size: int = 64,
     experts: Sequence[str] | None = None,
     out_path: str | Path | None = None,
+    bare_base: bool = False,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Exact match (and validity) per expert and split: ``{expert: {split: {"exact_match", "valid", "n"}}}``.
 
@@ -41,6 +42,8 @@ def evaluate_experts(
         batch_size: generation batch size.
         experts: experts to grade (default: all of the system).
         out_path: also write the result as JSON here.
+        bare_base: answer each expert's slice with the bare base instead (no adapter): beside the normal
+            result, what the adapters add over the base they were trained on.
     """
     from helixmoe.models.layout import load_system
     from helixmoe.tasks import grade, load_corpus
@@ -65,7 +68,7 @@ def evaluate_experts(
             )
             answers = pool.generate(
                 [e.prompt for e in examples],
-                [name] * len(examples),
+                [None if bare_base else name] * len(examples),
                 max_new_tokens=longest + 16,
                 batch_size=batch_size,
             )
