@@ -211,7 +211,8 @@ class TrainingConfig(Section):
     """Trade compute for memory (large bases on GPU)."""
     progress_bars: bool = True
     group_by_length: bool = True
-    """Batch examples of similar length (much less padding with varied lengths; HF ``LengthGroupedSampler``)."""
+    """Batch examples of similar length (much less padding with varied lengths), the batches in random order
+    (``ShuffledLengthGroupedSampler``; a phase may override it)."""
     anneal_to_budget: bool = False
     """When a phase's time budget ends it before ``max_steps``, run its learning-rate schedule over the budget
     (cosine/linear decay reach their end at the stop) instead of stopping part-way down the schedule. Off by

@@ -1,7 +1,7 @@
 """Tokenizers trained on the corpus with the ``tokenizers`` library, saved and loaded in HF format.
 
 Three schemes (registry :data:`SCHEMES`), compared by ``benchmarks/bench_tokenizer.py`` and by whole demo
-runs (README, "Tokenizer"):
+runs (README, "Tokenizers"):
 
 * ``char`` — one token per character (every printable ASCII character, every LC-R glyph including the
   lenient animal glyphs, and every character seen ``min_frequency`` times in the corpus), with UTF-8
@@ -12,7 +12,7 @@ runs (README, "Tokenizer"):
   spaces stand alone, so a key or a byte is the same tokens wherever it appears (GPT-2's pre-tokenizer
   glues the leading space to a word and cuts hex at letter/digit changes, e.g. ``696`` + ``c``).
 
-In both, each LC-R glyph (spec §5, canonical and lenient) and each structural symbol is exactly one token,
+In every scheme, each LC-R glyph (spec §5, canonical and lenient) and each structural symbol is exactly one token,
 and the special tokens of :mod:`helixmoe.models.template` come first (pad = 0, eos = 1, unk = 2).
 
 Public API::
