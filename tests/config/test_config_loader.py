@@ -149,6 +149,9 @@ def test_bad_type_and_bad_value_name_the_key_and_the_input(yaml_file: Path) -> N
         (("model.device=gpu",), "device must be"),
         (("experts.Bad-Name.description=x",), "expert name 'Bad-Name'"),
         (("lora.r=0",), "lora.r:"),
+        (("model.shape.width=64",), "unknown shape field(s) ['width']"),
+        (("model.shape.head_dim=0",), "must be >= 1"),
+        (("model.path=/x", "model.size=null", "model.shape.hidden_size=64"), "keeps its own shape"),
     ],
 )
 def test_semantic_errors(yaml_file: Path, overrides: tuple[str, ...], fragment: str) -> None:

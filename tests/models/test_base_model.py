@@ -53,6 +53,18 @@ def test_build_base_is_seeded_and_sized_for_the_tokenizer(char_tokenizer) -> Non
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
+def test_shape_overrides_a_named_size(char_tokenizer) -> None:
+    shape = {"hidden_size": 64, "num_hidden_layers": 2, "head_dim": 16}
+    model = build_base("tiny", char_tokenizer, shape=shape)
+    assert (model.config.hidden_size, model.config.num_hidden_layers, model.config.head_dim) == (64, 2, 16)
+    assert model.config.intermediate_size == base_config("tiny", 100).intermediate_size  # not overridden
+    assert count_parameters(model) < count_parameters(build_base("tiny", char_tokenizer))
+    config = BaseModelConfig(size="tiny", shape=shape, device="cpu")
+    assert base_from_config(config, char_tokenizer).config.hidden_size == 64
+    with pytest.raises(ConfigError, match="multiple of num_key_value_heads"):
+        base_config("tiny", 100, shape={"num_attention_heads": 3})
+
+
 def test_select_device_dtype() -> None:
     assert select_device_dtype("cpu", "auto") == (torch.device("cpu"), torch.float32)
     assert select_device_dtype("cpu", "bfloat16") == (torch.device("cpu"), torch.bfloat16)

@@ -18,6 +18,7 @@ from helixmoe.config.base import Section
 __all__ = [
     "BASE_SIZE_NAMES",
     "DEFAULT_TARGET_MODULES",
+    "SHAPE_FIELDS",
     "BaseModelConfig",
     "LoRAConfig",
     "TokenizerConfig",
@@ -36,6 +37,15 @@ DEFAULT_TARGET_MODULES: tuple[str, ...] = (
 
 #: Named from-scratch sizes; their shapes live in :data:`helixmoe.models.base.BASE_SIZES`.
 BASE_SIZE_NAMES: tuple[str, ...] = ("tiny", "small", "medium")
+#: The Qwen3Config fields ``model.shape`` may override in a named size.
+SHAPE_FIELDS: tuple[str, ...] = (
+    "hidden_size",
+    "num_hidden_layers",
+    "intermediate_size",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+)
 
 
 class TokenizerConfig(Section):
@@ -57,6 +67,9 @@ class BaseModelConfig(Section):
 
     size: Literal["tiny", "small", "medium"] | None = "tiny"
     """Named from-scratch Qwen3-architecture size; defaults to unset when ``path`` is given."""
+    shape: dict[str, int] = Field(default_factory=dict)
+    """Overrides of the named size's shape (any of :data:`SHAPE_FIELDS`), e.g. ``{hidden_size: 128,
+    head_dim: 32}``: from-scratch bases only; the shape is saved in the base's ``config.json``."""
     path: str | None = None
     """A local Hugging Face model directory (never downloaded; ``trust_remote_code`` is never enabled)."""
     quantization: Literal["none", "8bit", "4bit"] = "none"
@@ -76,6 +89,17 @@ class BaseModelConfig(Section):
             raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {value!r}")
         return value
 
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(SHAPE_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}")
+        small = sorted(k for k, v in value.items() if v < 1)
+        if small:
+            raise ValueError(f"shape fields must be >= 1: {small}")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _path_implies_no_size(cls, data: Any) -> Any:
@@ -90,6 +114,8 @@ class BaseModelConfig(Section):
             raise ValueError(
                 "give either 'size' (from scratch) or 'path' (local HF directory), not both (size: null to use path)"
             )
+        if self.shape and self.size is None:
+            raise ValueError("'shape' overrides a named from-scratch size; a 'path' base keeps its own shape")
         if self.path is None and self.size is None:
             raise ValueError("give 'size' (tiny|small|medium) or 'path' (a local HF model directory)")
         if self.quantization != "none" and self.path is None:

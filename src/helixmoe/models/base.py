@@ -9,7 +9,7 @@ path of Dettmers et al. 2023 (arXiv:2305.14314).
 Public API::
 
     BASE_SIZES                                   base_config(size, vocab_size, ...) -> Qwen3Config
-    build_base(size, tokenizer, max_seq_len=512, seed=0) -> Qwen3ForCausalLM
+    build_base(size, tokenizer, max_seq_len=512, seed=0, shape=None) -> Qwen3ForCausalLM
     load_base(path, quantization="none", dtype="auto", device="auto", for_training=False) -> PreTrainedModel
     base_from_config(cfg: BaseModelConfig, tokenizer, seed=0, for_training=False) -> PreTrainedModel
     save_base(model, directory) -> Path          count_parameters(model, trainable_only=False) -> int
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -109,14 +110,25 @@ def base_config(
     max_seq_len: int = 512,
     pad_token_id: int | None = 0,
     eos_token_id: int | None = 1,
+    shape: Mapping[str, int] | None = None,
 ) -> Qwen3Config:
     """The Qwen3Config of a named size (tied embeddings; the vocabulary comes from the tokenizer).
 
+    ``shape`` overrides fields of the size's shape (``model.shape`` in the config).
+
     Raises:
-        ConfigError: unknown size.
+        ConfigError: unknown size, unknown shape field, or query heads not a multiple of key/value heads.
     """
     if size not in BASE_SIZES:
         raise ConfigError(f"unknown base size {size!r}; choose one of {', '.join(BASE_SIZES)}")
+    dims = {**BASE_SIZES[size], **(shape or {})}
+    if set(dims) != set(BASE_SIZES[size]):
+        raise ConfigError(f"unknown shape field(s) {sorted(set(dims) - set(BASE_SIZES[size]))}")
+    if dims["num_attention_heads"] % dims["num_key_value_heads"]:
+        raise ConfigError(
+            f"model.shape: num_attention_heads ({dims['num_attention_heads']}) must be a multiple of "
+            f"num_key_value_heads ({dims['num_key_value_heads']})"
+        )
     return Qwen3Config(
         vocab_size=vocab_size,
         max_position_embeddings=max_seq_len,
@@ -124,13 +136,21 @@ def base_config(
         pad_token_id=pad_token_id,
         eos_token_id=eos_token_id,
         bos_token_id=None,
-        **BASE_SIZES[size],
+        **dims,
     )
 
 
-def build_base(size: str, tokenizer: Any, max_seq_len: int = 512, seed: int = 0) -> Qwen3ForCausalLM:
+def build_base(
+    size: str,
+    tokenizer: Any,
+    max_seq_len: int = 512,
+    seed: int = 0,
+    shape: Mapping[str, int] | None = None,
+) -> Qwen3ForCausalLM:
     """A randomly initialised (seeded) from-scratch base sized for ``tokenizer``, in float32 on CPU."""
-    config = base_config(size, len(tokenizer), max_seq_len, tokenizer.pad_token_id, tokenizer.eos_token_id)
+    config = base_config(
+        size, len(tokenizer), max_seq_len, tokenizer.pad_token_id, tokenizer.eos_token_id, shape
+    )
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -249,7 +269,7 @@ def base_from_config(
         return load_base(config.path, config.quantization, config.dtype, config.device, for_training)
     assert config.size is not None  # guaranteed by BaseModelConfig validation
     dev, torch_dtype = select_device_dtype(config.device, config.dtype)
-    model: Any = build_base(config.size, tokenizer, config.max_seq_len, seed)
+    model: Any = build_base(config.size, tokenizer, config.max_seq_len, seed, config.shape)
     model.to(dev)
     if not for_training:
         model.to(torch_dtype)

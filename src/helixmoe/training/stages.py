@@ -165,7 +165,7 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     if cfg.model.size is None:
         raise ConfigError("model.size is required for a from-scratch base")
     tokenizer = load_stage_tokenizer(ctx)
-    model = build_base(cfg.model.size, tokenizer, cfg.model.max_seq_len, cfg.training.seed)
+    model = build_base(cfg.model.size, tokenizer, cfg.model.max_seq_len, cfg.training.seed, cfg.model.shape)
     remaining = ctx.remaining_s()
     budget = None if remaining is None else remaining * cfg.training.base_budget_share
     started = time.monotonic()
