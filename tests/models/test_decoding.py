@@ -222,6 +222,13 @@ def test_stacked_lora_matches_peft_mixed_forward(
         plain = inner(input_ids=ids).logits  # hooks gone, the layers' own adapter switch restored
     torch.testing.assert_close(stacked, peft, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(stacked[0], stacked[1])  # rows really use different adapters
+    with torch.inference_mode():  # every row the same adapter: that adapter's own rank block, no mask
+        same = [EXPERTS[0]] * len(EXPERTS)
+        with pool.model._enable_peft_forward_hooks(adapter_names=same):
+            peft_same = inner(input_ids=ids).logits
+        with lora.rows(same):
+            stacked_same = inner(input_ids=ids).logits
+    torch.testing.assert_close(stacked_same, peft_same, rtol=1e-5, atol=1e-5)
     assert all(not layer._disable_adapters for layer in lora.layers) and plain.shape == peft.shape
 
     # PEFT's own path, the fallback, gives the same tokens
