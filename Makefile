@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_constrained.py
 	$(BIN)/python benchmarks/bench_tokenizer.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_qlora.py
 	$(BIN)/python benchmarks/bench_moe.py kernels
 	$(if $(SYSTEM),$(BIN)/python benchmarks/bench_system.py --system $(SYSTEM))
 
