@@ -243,6 +243,26 @@ def test_stacked_lora_matches_peft_mixed_forward(
     assert stacked_tokens == peft_tokens
 
 
+def test_stacked_lora_is_kept_until_an_adapter_changes(pool: ExpertPool) -> None:
+    from helixmoe.models import row_adapters
+
+    lora = row_adapters.StackedLoRA.of(pool.model)
+    assert lora is not None and row_adapters.StackedLoRA.of(pool.model) is lora  # reused
+    layer = lora.layers[0]
+    with torch.no_grad():
+        layer.lora_B["ascii"].weight.add_(1.0)  # a training step changes a weight in place
+    changed = row_adapters.StackedLoRA.of(pool.model)
+    assert changed is not lora and not torch.equal(changed.weights[0][1], lora.weights[0][1])
+    scaling = dict(layer.scaling)
+    layer.scaling["ascii"] = scaling["ascii"] * 2
+    try:
+        assert row_adapters.StackedLoRA.of(pool.model) is not changed
+    finally:
+        layer.scaling.update(scaling)
+    with torch.no_grad():
+        layer.lora_B["ascii"].weight.sub_(1.0)
+
+
 def test_stacked_lora_leaves_what_it_does_not_cover_to_peft(tiny_base_dir: Path, char_tokenizer) -> None:
     from helixmoe.models import row_adapters
 

@@ -12,6 +12,7 @@ adapters, other layer types, adapters of different ranks).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +21,32 @@ import torch
 from helixmoe.errors import ConfigError
 
 __all__ = ["StackedLoRA", "row_adapters"]
+
+#: model -> (adapter names, LoRA layers, their state, the stack): see :meth:`StackedLoRA.of`.
+_STACKS: weakref.WeakKeyDictionary[torch.nn.Module, tuple[Any, list[Any], Any, StackedLoRA | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _state(layers: list[Any]) -> tuple[list[tuple[str, torch.Tensor, int]], list[Any]]:
+    """What a stack depends on: each LoRA weight (adapter name, the tensor itself so its id cannot be
+    reused, its in-place ``_version``), then each layer's merged flag and scales."""
+    weights, flags = [], []
+    for m in layers:
+        for modules in (m.lora_A, m.lora_B):
+            for name, module in modules.items():
+                weights.append((name, module.weight, module.weight._version))
+        flags.append((m.merged, tuple(sorted(m.scaling.items()))))
+    return weights, flags
+
+
+def _same(a: tuple[list[Any], list[Any]], b: tuple[list[Any], list[Any]]) -> bool:
+    """Two :func:`_state` results agree: the same weight objects at the same versions, the same flags."""
+    return (
+        a[1] == b[1]
+        and len(a[0]) == len(b[0])
+        and all(x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(a[0], b[0], strict=True))
+    )
 
 
 @contextlib.contextmanager
@@ -67,13 +94,29 @@ class StackedLoRA:
 
     @classmethod
     def of(cls, model: torch.nn.Module) -> StackedLoRA | None:
-        """The stack for ``model``'s plain LoRA ``Linear`` layers; ``None`` where PEFT's own path must run."""
+        """The stack for ``model``'s plain LoRA ``Linear`` layers; ``None`` where PEFT's own path must run.
+
+        Finding the layers and stacking them costs a few milliseconds (walking the ~500 modules of the tiny
+        PEFT model is most of it; a short query takes ~13 ms), so the result is kept with the model and
+        reused while the model's adapter names, its LoRA layers' weight tensors (identity and in-place
+        ``_version``, so training steps are seen) and their merged flags are what they were.
+        """
         try:
             from peft.tuners.lora.layer import Linear as LoraLinear
         except ImportError:
             return None
+        names = tuple(sorted(getattr(model, "peft_config", None) or {}))
+        cached = _STACKS.get(model)
+        if cached is not None and cached[0] == names and _same(cached[2], _state(cached[1])):
+            return cached[3]
         layers: list[Any] = [m for m in model.modules() if hasattr(m, "lora_A") and hasattr(m, "base_layer")]
-        if not layers or any(type(m) is not LoraLinear for m in layers):
+        stack = cls._build(layers, LoraLinear)
+        _STACKS[model] = (names, layers, _state(layers), stack)
+        return stack
+
+    @classmethod
+    def _build(cls, layers: list[Any], lora_linear: type) -> StackedLoRA | None:
+        if not layers or any(type(m) is not lora_linear for m in layers):
             return None
         adapters = sorted(layers[0].lora_A.keys())
         for m in layers:
@@ -123,14 +166,12 @@ class StackedLoRA:
                 layer._disable_adapters = was
 
     @staticmethod
-    def _hook(
-        a_t: torch.Tensor, b_t: torch.Tensor, keep: torch.Tensor | None
-    ) -> Callable[..., torch.Tensor]:
+    def _hook(a_t: torch.Tensor, b_t: torch.Tensor, keep: torch.Tensor | None) -> Callable[..., torch.Tensor]:
         def add(module: torch.nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
             x = inputs[0]
             rows = x.reshape(x.shape[0], -1, x.shape[-1]).to(a_t.dtype)  # (B, t, in)
-            low = rows @ a_t  # (B, t, n r), or (B, t, r) for one adapter
-            delta = (low if keep is None else low * keep) @ b_t  # (B, t, out)
+            low = torch.matmul(rows, a_t)  # (B, t, n r), or (B, t, r) for one adapter
+            delta = torch.matmul(low if keep is None else low * keep, b_t)  # (B, t, out)
             return output + delta.reshape(output.shape).to(output.dtype)
 
         return add
