@@ -117,31 +117,6 @@ def test_cli_runs_a_stage_and_rejects_a_bad_budget(tmp_path, tiny_config):
     assert unknown.exit_code != 0 and "unknown stage" in str(unknown.exception)
 
 
-def test_atoms_add_shallow_training_examples(tmp_path, tiny_config):
-    from helixmoe import hlx
-    from helixmoe.tasks import load_corpus
-
-    out = tmp_path / "sys"
-    overrides = ["training.corpus.train_per_expert=3", "training.corpus.atoms_per_expert=20"]
-    result = CliRunner().invoke(
-        app, ["train", "-c", str(tiny_config), "--stage", "corpus", "-o", str(out), *overrides]
-    )
-    assert result.exit_code == 0, result.output
-    train = load_corpus(out / ".train" / "corpus" / "train.jsonl")
-    assert len(train) == 2 * (3 + 20) and len({(e.expert, e.id) for e in train}) == len(train)
-    atoms = train[6:]
-    assert {e.expert for e in atoms} == {"ascii", "runic"}
-
-    def depth(value: object) -> int:
-        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if isinstance(value, hlx.Contract):
-            items = [v for _, v in value.fields]
-        return 0 if items is None else 1 + max((depth(v) for v in items), default=0)
-
-    values = [hlx.loads(e.meta["value"], "hlxl") for e in atoms if e.meta.get("value")]
-    assert values and max(depth(v) for v in values) <= 1
-
-
 def test_sigterm_stops_the_pipeline_and_resume_finishes_it(tmp_path, tiny_config):
     import os
     import signal

@@ -172,10 +172,6 @@ class CorpusSizeConfig(Section):
     val_per_expert: int = Field(default=200, ge=1)
     test_per_expert: int = Field(default=200, ge=1)
     ood_per_expert: int = Field(default=200, ge=0)
-    atoms_per_expert: int = Field(default=0, ge=0)
-    """Extra training examples per expert whose values are scalars or tiny containers (depth <= 1, <= 3
-    values), same families and phrasings: dense practice of the per-value mappings (ints to hex, strings to
-    bytes, escapes) that longer values are built from."""
 
 
 class TrainingConfig(Section):

@@ -106,16 +106,6 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
                     examples += generate(
                         n, ctx.config.training.seed, spec.families or None, split, experts=[name]
                     )
-            if split == "train" and sizes.atoms_per_expert:
-                for name, spec in ctx.config.experts.items():
-                    examples += generate(
-                        sizes.atoms_per_expert,
-                        ctx.config.training.seed + 1,
-                        spec.families or None,
-                        split,
-                        profile=_atoms_profile(),
-                        experts=[name],
-                    )
             write_corpus(ctx.corpus_dir / f"{split}.jsonl", examples)
             summary[split] = len(examples)
 
@@ -124,16 +114,6 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     _on_main(build)
     ctx.mark_done("corpus", summary or {"written": True})
     return summary
-
-
-def _atoms_profile() -> Any:
-    """The training profile cut down to scalars and tiny containers (``training.corpus.atoms_per_expert``)."""
-    from dataclasses import replace
-
-    from helixmoe.tasks.profiles import PROFILES
-
-    train = PROFILES["train"]
-    return replace(train, value=replace(train.value, max_depth=1, max_items=2, max_nodes=3))
 
 
 @register_stage("tokenizer")
