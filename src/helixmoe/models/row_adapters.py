@@ -99,7 +99,7 @@ class StackedLoRA:
         Finding the layers and stacking them costs a few milliseconds (walking the ~500 modules of the tiny
         PEFT model is most of it; a short query takes ~13 ms), so the result is kept with the model and
         reused while the model's adapter names, its LoRA layers' weight tensors (identity and in-place
-        ``_version``, so training steps are seen) and their merged flags are what they were.
+        ``_version``, so training steps are seen), merged flags and scales are what they were.
         """
         try:
             from peft.tuners.lora.layer import Linear as LoraLinear
