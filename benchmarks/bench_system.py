@@ -3,7 +3,8 @@
 On one trained system directory (default: the built-in system), side by side in one run:
 
 * ``query`` latency p50/p95 for short conversions, one request at a time (target p50 < 50 ms on CPU);
-* 16 mixed-expert requests as one ``batch`` vs 16 sequential ``query`` calls (target >= 3x throughput),
+* 16 mixed-expert requests as one ``batch`` vs 16 sequential ``query`` calls (target >= 3x throughput), for
+  ``--batches`` batches of test requests (one long answer sets a batch's length, so one batch is a noisy figure),
   with the generation engine of :mod:`helixmoe.models.decoding` (rows leave the batch when they stop) and,
   for comparison, HF ``generate`` (every row steps until the last one stops);
 * the bound on that ratio for these 16 requests: decoding steps of all rows / steps of the longest row
@@ -12,7 +13,7 @@ On one trained system directory (default: the built-in system), side by side in 
   in the batch, so the step-count bound holds only where a step costs the same whatever the batch;
 * the same batch with grammar-constrained decoding vs without (cost ratio).
 
-    python benchmarks/bench_system.py [--system DIR] [--n 48] [--threads N] [--json out.json]
+    python benchmarks/bench_system.py [--system DIR] [--n 48] [--threads N] [--batches 4] [--json out.json]
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ def main() -> None:
     parser.add_argument("--system", type=Path, default=None, help="system directory (default: built-in)")
     parser.add_argument("--n", type=int, default=48, help="single queries timed for the latency percentiles")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--batches", type=int, default=4, help="batches of 16 test requests timed (seeds 7, 8, ...)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -153,16 +157,32 @@ def main() -> None:
     p50 = statistics.median(latencies)
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
 
-    prompts = [e.prompt for e in tasks.generate(16, seed=7, split="test")]
-    experts = sorted({moe.route(p).expert for p in prompts})
-    row_steps = step_bound(moe, prompts)
-    total_steps, longest = sum(row_steps), max(row_steps)
     costs = step_costs(moe)
-    weighted = cost_bound(row_steps, costs)
-    decode = batch_ratio(moe, prompts)
+    batches = []  # one dict per batch of 16 test prompts (seeds 7, 8, ...)
+    for seed in range(7, 7 + args.batches):
+        prompts = [e.prompt for e in tasks.generate(16, seed=seed, split="test")]
+        row_steps = step_bound(moe, prompts)
+        batches.append(
+            {
+                "seed": seed,
+                "prompts": prompts,
+                "experts": sorted({moe.route(p).expert for p in prompts}),
+                "row_steps": row_steps,
+                "weighted": cost_bound(row_steps, costs),
+                "decode": batch_ratio(moe, prompts),
+            }
+        )
+    first = batches[0]
+    prompts, experts, row_steps = first["prompts"], first["experts"], first["row_steps"]
+    total_steps, longest = sum(row_steps), max(row_steps)
+    weighted, decode = first["weighted"], first["decode"]
     with hf_generate(moe.pool):
         hf = batch_ratio(moe, prompts)
     constrained = _time(lambda: moe.batch(prompts, batch_size=16, constrained=True))
+    sequential_all = sum(b["decode"]["sequential_s"] for b in batches)
+    batch_all = sum(b["decode"]["batch_s"] for b in batches)
+    steps_all = sum(sum(b["row_steps"]) for b in batches)
+    longest_all = sum(max(b["row_steps"]) for b in batches)
     figures = {
         "query_p50_ms": p50,
         "query_p95_ms": p95,
@@ -177,6 +197,20 @@ def main() -> None:
         "speedup_bound": total_steps / longest,
         "step_ms_by_batch_size": {b: c * 1000 for b, c in costs.items()},
         "speedup_bound_cost_weighted": weighted,
+        "batches": [
+            {
+                "seed": b["seed"],
+                "sequential_s": b["decode"]["sequential_s"],
+                "batch_s": b["decode"]["batch_s"],
+                "speedup": b["decode"]["speedup"],
+                "decoding_steps_all_rows": sum(b["row_steps"]),
+                "decoding_steps_longest_row": max(b["row_steps"]),
+                "speedup_bound_cost_weighted": b["weighted"],
+            }
+            for b in batches
+        ],
+        "all_batches_speedup": sequential_all / batch_all,
+        "all_batches_speedup_bound": steps_all / longest_all,
         "constrained_batch_16_s": constrained,
         "constrained_cost": constrained / decode["batch_s"],
         "experts_in_batch": experts,
@@ -197,6 +231,20 @@ def main() -> None:
     per_size = ", ".join(f"{b}: {c * 1000:.2f}" for b, c in costs.items())
     print(f"  one decoding step (ms) by rows in the batch: {per_size}")
     print(f"  bound weighted by those step costs: {weighted:.2f}x")
+    if len(batches) > 1:
+        print(
+            f"{len(batches)} batches of 16 test requests (seeds {batches[0]['seed']}-{batches[-1]['seed']}):"
+        )
+        for b in batches:
+            print(
+                f"  seed {b['seed']}: sequential {b['decode']['sequential_s']:.2f} s, batch "
+                f"{b['decode']['batch_s']:.2f} s -> {b['decode']['speedup']:.2f}x "
+                f"(bound {sum(b['row_steps']) / max(b['row_steps']):.2f}x by steps, {b['weighted']:.2f}x by cost)"
+            )
+        print(
+            f"  all together: {sequential_all / batch_all:.2f}x throughput "
+            f"(bound {steps_all / longest_all:.2f}x by steps)"
+        )
     print(
         f"same batch, grammar-constrained: {constrained:.2f} s -> "
         f"{constrained / decode['batch_s']:.2f}x the unconstrained time"
