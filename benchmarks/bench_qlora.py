@@ -128,11 +128,12 @@ def run(shape_name: str, device: str, steps: int, batch_size: int, seq_len: int)
         cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "hlx-tiny.yaml")
         training = cfg.training.model_copy(update={"progress_bars": False, "report_to": []})
         warmup = 2
-        phase = PhaseConfig(max_steps=steps + warmup, batch_size=batch_size, lr=1e-4, warmup_ratio=0.0)
+        phase = PhaseConfig(  # rows are all one length: nothing to group
+            max_steps=steps + warmup, batch_size=batch_size, lr=1e-4, warmup_ratio=0.0, group_by_length=False
+        )
         data = _RandomRows((steps + warmup) * batch_size, seq_len, shape["vocab_size"])
         args = build_training_arguments(training, phase, Path(tmp) / "run", has_eval=False, exact_match=False)
         args.save_strategy = "no"
-        args.group_by_length = False
         step_times: list[float] = []
 
         from transformers import TrainerCallback
