@@ -41,6 +41,15 @@ def test_named_sizes_are_in_their_bands(size: str, char_tokenizer) -> None:
     assert low <= n <= high, n
 
 
+def test_every_named_size_sets_exactly_the_overridable_shape_fields() -> None:
+    from helixmoe.config.model import SHAPE_FIELDS
+    from helixmoe.models.base import BASE_SIZES
+
+    assert all(set(dims) == set(SHAPE_FIELDS) for dims in BASE_SIZES.values())
+    with pytest.raises(ConfigError, match=r"unknown shape field\(s\) \['width'\]"):
+        base_config("tiny", 100, shape={"width": 64})
+
+
 def test_unknown_size() -> None:
     with pytest.raises(ConfigError, match="unknown base size 'huge'"):
         base_config("huge", vocab_size=100)

@@ -29,7 +29,7 @@ from typing import Any, cast
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
-from helixmoe.config.model import BaseModelConfig
+from helixmoe.config.model import SHAPE_FIELDS, BaseModelConfig
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.layout import atomic_dir
 
@@ -47,9 +47,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Named from-scratch sizes -> Qwen3Config shape. Measured parameter counts (tied embeddings) with the
-#: 1024-token BPE / 384-token char tokenizer: tiny 1.82M / 1.70M, small 12.98M / 12.74M, medium 76.3M /
-#: 75.8M (``tests/models/test_base_model.py`` checks the bands).
+#: Named from-scratch sizes -> Qwen3Config shape (the fields of :data:`helixmoe.config.model.SHAPE_FIELDS`).
+#: Measured parameter counts (tied embeddings) with the 1024-token BPE / 384-token char tokenizer: tiny
+#: 1.82M / 1.70M, small 12.98M / 12.74M, medium 76.3M / 75.8M (``tests/models/test_base_model.py`` checks
+#: the bands).
 BASE_SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(
         hidden_size=192,
@@ -121,9 +122,10 @@ def base_config(
     """
     if size not in BASE_SIZES:
         raise ConfigError(f"unknown base size {size!r}; choose one of {', '.join(BASE_SIZES)}")
+    unknown = sorted(set(shape or {}) - set(SHAPE_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}")
     dims = {**BASE_SIZES[size], **(shape or {})}
-    if set(dims) != set(BASE_SIZES[size]):
-        raise ConfigError(f"unknown shape field(s) {sorted(set(dims) - set(BASE_SIZES[size]))}")
     if dims["num_attention_heads"] % dims["num_key_value_heads"]:
         raise ConfigError(
             f"model.shape: num_attention_heads ({dims['num_attention_heads']}) must be a multiple of "
