@@ -152,6 +152,11 @@ def test_bad_type_and_bad_value_name_the_key_and_the_input(yaml_file: Path) -> N
         (("model.shape.width=64",), "unknown shape field(s) ['width']"),
         (("model.shape.head_dim=0",), "must be >= 1"),
         (("model.path=/x", "model.size=null", "model.shape.hidden_size=64"), "keeps its own shape"),
+        (
+            ("model.shape.num_attention_heads=3",),
+            "model: shape: num_attention_heads (3) must be a multiple of",
+        ),
+        (("model.size=small", "model.shape.num_key_value_heads=4"), "multiple of num_key_value_heads (4)"),
     ],
 )
 def test_semantic_errors(yaml_file: Path, overrides: tuple[str, ...], fragment: str) -> None:

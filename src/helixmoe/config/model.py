@@ -19,9 +19,11 @@ __all__ = [
     "BASE_SIZE_NAMES",
     "DEFAULT_TARGET_MODULES",
     "SHAPE_FIELDS",
+    "SIZE_SHAPES",
     "BaseModelConfig",
     "LoRAConfig",
     "TokenizerConfig",
+    "shape_problem",
 ]
 
 #: The seven attention and MLP projections of Qwen/Llama-style decoders.
@@ -35,7 +37,7 @@ DEFAULT_TARGET_MODULES: tuple[str, ...] = (
     "down_proj",
 )
 
-#: Named from-scratch sizes; their shapes live in :data:`helixmoe.models.base.BASE_SIZES`.
+#: Named from-scratch sizes.
 BASE_SIZE_NAMES: tuple[str, ...] = ("tiny", "small", "medium")
 #: The Qwen3Config fields ``model.shape`` may override in a named size.
 SHAPE_FIELDS: tuple[str, ...] = (
@@ -46,6 +48,42 @@ SHAPE_FIELDS: tuple[str, ...] = (
     "num_key_value_heads",
     "head_dim",
 )
+#: Each named size's Qwen3Config shape (exactly the fields of :data:`SHAPE_FIELDS`); ``model.shape`` overrides
+#: them and :mod:`helixmoe.models.base` builds from them.
+SIZE_SHAPES: dict[str, dict[str, int]] = {
+    "tiny": dict(
+        hidden_size=192,
+        num_hidden_layers=4,
+        intermediate_size=512,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=48,
+    ),
+    "small": dict(
+        hidden_size=384,
+        num_hidden_layers=8,
+        intermediate_size=1024,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        head_dim=64,
+    ),
+    "medium": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        intermediate_size=2048,
+        num_attention_heads=12,
+        num_key_value_heads=4,
+        head_dim=64,
+    ),
+}
+
+
+def shape_problem(dims: dict[str, int]) -> str | None:
+    """What is wrong with a whole shape (a size's fields with ``model.shape`` applied), or ``None``."""
+    heads, kv = dims["num_attention_heads"], dims["num_key_value_heads"]
+    if heads % kv:
+        return f"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kv})"
+    return None
 
 
 class TokenizerConfig(Section):
@@ -116,6 +154,8 @@ class BaseModelConfig(Section):
             )
         if self.shape and self.size is None:
             raise ValueError("'shape' overrides a named from-scratch size; a 'path' base keeps its own shape")
+        if self.size is not None and (problem := shape_problem({**SIZE_SHAPES[self.size], **self.shape})):
+            raise ValueError(f"shape: {problem}")
         if self.path is None and self.size is None:
             raise ValueError("give 'size' (tiny|small|medium) or 'path' (a local HF model directory)")
         if self.quantization != "none" and self.path is None:

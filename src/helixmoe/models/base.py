@@ -29,7 +29,7 @@ from typing import Any, cast
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
-from helixmoe.config.model import SHAPE_FIELDS, BaseModelConfig
+from helixmoe.config.model import SHAPE_FIELDS, SIZE_SHAPES, BaseModelConfig, shape_problem
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.layout import atomic_dir
 
@@ -47,36 +47,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Named from-scratch sizes -> Qwen3Config shape (the fields of :data:`helixmoe.config.model.SHAPE_FIELDS`).
-#: Measured parameter counts (tied embeddings) with the 1024-token BPE / 384-token char tokenizer: tiny
-#: 1.82M / 1.70M, small 12.98M / 12.74M, medium 76.3M / 75.8M (``tests/models/test_base_model.py`` checks
-#: the bands).
-BASE_SIZES: dict[str, dict[str, Any]] = {
-    "tiny": dict(
-        hidden_size=192,
-        num_hidden_layers=4,
-        intermediate_size=512,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=48,
-    ),
-    "small": dict(
-        hidden_size=384,
-        num_hidden_layers=8,
-        intermediate_size=1024,
-        num_attention_heads=6,
-        num_key_value_heads=2,
-        head_dim=64,
-    ),
-    "medium": dict(
-        hidden_size=768,
-        num_hidden_layers=12,
-        intermediate_size=2048,
-        num_attention_heads=12,
-        num_key_value_heads=4,
-        head_dim=64,
-    ),
-}
+#: Named from-scratch sizes -> Qwen3Config shape; the data lives in :mod:`helixmoe.config.model` (torch-free, so
+#: a config is checked against it when it loads). Measured parameter counts (tied embeddings) with the
+#: 1024-token BPE / 384-token char tokenizer: tiny 1.82M / 1.70M, small 12.98M / 12.74M, medium 76.3M / 75.8M
+#: (``tests/models/test_base_model.py`` checks the bands).
+BASE_SIZES = SIZE_SHAPES
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -126,11 +101,9 @@ def base_config(
     if unknown:
         raise ConfigError(f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}")
     dims = {**BASE_SIZES[size], **(shape or {})}
-    if dims["num_attention_heads"] % dims["num_key_value_heads"]:
-        raise ConfigError(
-            f"model.shape: num_attention_heads ({dims['num_attention_heads']}) must be a multiple of "
-            f"num_key_value_heads ({dims['num_key_value_heads']})"
-        )
+    problem = shape_problem(dims)
+    if problem:
+        raise ConfigError(f"model.shape: {problem}")
     return Qwen3Config(
         vocab_size=vocab_size,
         max_position_embeddings=max_seq_len,
