@@ -100,7 +100,7 @@ def base_config(
     unknown = sorted(set(shape or {}) - set(SHAPE_FIELDS))
     if unknown:
         raise ConfigError(f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}")
-    dims = {**BASE_SIZES[size], **(shape or {})}
+    dims: dict[str, Any] = {**BASE_SIZES[size], **(shape or {})}
     problem = shape_problem(dims)
     if problem:
         raise ConfigError(f"model.shape: {problem}")
