@@ -117,6 +117,55 @@ def test_cli_runs_a_stage_and_rejects_a_bad_budget(tmp_path, tiny_config):
     assert unknown.exit_code != 0 and "unknown stage" in str(unknown.exception)
 
 
+def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny_config):
+    from helixmoe.tasks import load_corpus
+    from helixmoe.tasks.profiles import HANDLES, KEYS, OOD_HANDLES, OOD_KEYS
+
+    out = tmp_path / "sys"
+    runner = CliRunner()
+    args = ["train", "--config", str(tiny_config), "--stage", "corpus", "-o", str(out)]
+    result = runner.invoke(
+        app, [*args, "training.corpus.train_per_expert=40", "training.corpus.random_names=0.5"]
+    )
+    assert result.exit_code == 0, result.output
+    corpus = out / ".train" / "corpus"
+    train = load_corpus(corpus / "train.jsonl")
+    assert len(train) == 80
+    fixed = set(KEYS + HANDLES)
+    reserved = set(OOD_KEYS + OOD_HANDLES)
+    from helixmoe import hlx
+
+    def names(example):  # object keys and handle names of the example's value (HLXL in meta)
+        found: set[str] = set()
+
+        def walk(v):
+            if isinstance(v, hlx.Handle):
+                found.add(v.name)
+            elif isinstance(v, dict):
+                found.update(v)
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, hlx.Contract):
+                for _, x in v.fields:
+                    walk(x)
+
+        if example.meta.get("value"):
+            walk(hlx.loads(example.meta["value"], "hlxl"))
+        return found
+
+    seen = set().union(*(names(e) for e in train))
+    assert seen - fixed, "no random names in the training split"
+    assert not seen & reserved, "an ood-reserved name leaked into training"
+    for split in ("val", "test"):
+        held = set().union(*(names(e) for e in load_corpus(corpus / f"{split}.jsonl")))
+        assert held <= fixed, split
+    bad = runner.invoke(app, [*args, "training.corpus.random_names=1.5"])
+    assert bad.exit_code != 0
+
+
 def test_sigterm_stops_the_pipeline_and_resume_finishes_it(tmp_path, tiny_config):
     import os
     import signal

@@ -172,6 +172,9 @@ class CorpusSizeConfig(Section):
     val_per_expert: int = Field(default=200, ge=1)
     test_per_expert: int = Field(default=200, ge=1)
     ood_per_expert: int = Field(default=200, ge=0)
+    random_names: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of the training examples whose object keys and handle names are random identifiers
+    (:func:`helixmoe.tasks.profiles.random_names_profile`) instead of the fixed in-distribution lists."""
 
 
 class TrainingConfig(Section):

@@ -11,7 +11,9 @@ Trainers tune difficulty by passing their own :class:`SplitProfile` (``dataclass
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+import string
+from dataclasses import dataclass, field, replace
 
 __all__ = [
     "HANDLES",
@@ -24,6 +26,8 @@ __all__ = [
     "SplitProfile",
     "ValueSpec",
     "get_profile",
+    "random_names",
+    "random_names_profile",
 ]
 
 #: Object keys seen in distribution (identifiers; never ``C``, spec §1).
@@ -322,3 +326,33 @@ PROFILES: dict[str, SplitProfile] = {
 def get_profile(split: str) -> SplitProfile:
     """The default :class:`SplitProfile` of ``split`` (``KeyError`` for an unknown split)."""
     return PROFILES[split]
+
+
+def random_names(n: int, seed: int, *, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``n`` distinct random identifiers (``[a-z][a-z0-9_]{1,9}``, never ``C``), none of them in ``exclude``.
+
+    Content for training examples that cannot be memorised: with a few dozen fixed keys a tiny model learns
+    which keys are likely instead of copying the one it is given (see :func:`random_names_profile`).
+    """
+    rng = random.Random(f"names-{seed}")
+    banned = set(exclude) | {"C"}
+    tail = string.ascii_lowercase + string.digits + "_"
+    names: dict[str, None] = {}
+    while len(names) < n:
+        name = rng.choice(string.ascii_lowercase) + "".join(rng.choices(tail, k=rng.randint(1, 9)))
+        if name not in banned:
+            names[name] = None
+    return tuple(names)
+
+
+def random_names_profile(seed: int, n: int = 2000) -> SplitProfile:
+    """The training profile with keys and handle names drawn from ``n`` random identifiers.
+
+    Disjoint from the ood split's reserved keys and handles (and from the in-distribution ones), so the ood
+    split still tests names never seen in training; only the way values are built is shared.
+    """
+    reserved = KEYS + OOD_KEYS + HANDLES + OOD_HANDLES
+    keys = random_names(n, seed, exclude=reserved)
+    handles = random_names(n, seed + 1, exclude=reserved)
+    train = PROFILES["train"]
+    return replace(train, value=replace(train.value, keys=keys, handles=handles))

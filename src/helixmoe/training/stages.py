@@ -88,6 +88,7 @@ def grade_sample(sample: EvalSample, prediction: str) -> bool:
 def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     """Generate each expert's train/val/test/ood slices with :func:`helixmoe.tasks.generate`."""
     from helixmoe.tasks import generate, write_corpus
+    from helixmoe.tasks.profiles import random_names_profile
 
     sizes = ctx.config.training.corpus
     counts = {
@@ -98,13 +99,22 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     }
     summary: dict[str, Any] = {}
 
+    seed = ctx.config.training.seed
+    share = sizes.random_names
+
     def build() -> None:
         for split, n in counts.items():
             examples = []
             for name, spec in ctx.config.experts.items():
-                if n:
+                families = spec.families or None
+                # the training split: a share with random keys and handle names (different seed: new examples)
+                n_random = round(n * share) if split == "train" else 0
+                if n - n_random:
+                    examples += generate(n - n_random, seed, families, split, experts=[name])
+                if n_random:
+                    profile = random_names_profile(seed)
                     examples += generate(
-                        n, ctx.config.training.seed, spec.families or None, split, experts=[name]
+                        n_random, seed + 1_000_003, families, split, profile=profile, experts=[name]
                     )
             write_corpus(ctx.corpus_dir / f"{split}.jsonl", examples)
             summary[split] = len(examples)
