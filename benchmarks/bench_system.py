@@ -113,7 +113,7 @@ def step_bound(moe: Any, prompts: list[str]) -> list[int]:
     from helixmoe.models.template import encode_prompt
 
     tok = moe.pool.tokenizer
-    rows = [encode_prompt(tok, p) for p in prompts]
+    rows = [encode_prompt(tok, moe.model_prompt(p)) for p in prompts]
     experts = [moe.route(p).expert for p in prompts]
     caps = [moe.token_limit(len(r), e) for r, e in zip(rows, experts)]
     out = moe.pool.generate_ids(rows, experts, caps)

@@ -11,12 +11,18 @@ from helixmoe.models.template import (
     encode_prompt,
     render_example,
     render_prompt,
+    with_task_hint,
 )
 
 
 def test_render() -> None:
     assert render_prompt("hi") == "<|user|>hi<|assistant|>"
     assert render_example("hi", "yo") == "<|user|>hi<|assistant|>yo<|eos|>"
+
+
+def test_task_hint_is_a_first_line() -> None:
+    assert with_task_hint("Convert [1]", "lc-r") == "@task lc-r\nConvert [1]"
+    assert with_task_hint("Convert [1]", None) == "Convert [1]"
 
 
 def test_encode_example_masks_the_prompt(char_tokenizer) -> None:

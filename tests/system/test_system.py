@@ -107,6 +107,45 @@ def test_missing_adapter_fails_at_load(tiny_system: Path, tmp_path: Path) -> Non
         HelixMoE.load(broken, device="cpu")
 
 
+def _with_task_hints(tiny_system: Path, tmp_path: Path) -> Path:
+    import yaml
+
+    root = tmp_path / "hinted"
+    shutil.copytree(tiny_system, root)
+    config = yaml.safe_load((root / "system.yaml").read_text())
+    config.setdefault("training", {})["task_hints"] = True
+    (root / "system.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path: Path) -> None:
+    moe = HelixMoE.load(_with_task_hints(tiny_system, tmp_path), device="cpu", cache_size=0)
+    request = "Convert to LC-R: [1, 2, 3]"
+    assert moe.model_prompt(request) == "@task lc-r\n" + request  # the intent model's task, then the request
+    assert moe.model_prompt("Is this valid LC-T? [1,2") == "@task validate\nIs this valid LC-T? [1,2"
+    seen: list[str] = []
+    generate_ids = moe.pool.generate_ids
+
+    def spy(rows, experts, caps, **kwargs):
+        seen.extend(moe.pool.tokenizer.decode(r) for r in rows)
+        return generate_ids(rows, experts, caps, **kwargs)
+
+    moe.pool.generate_ids = spy
+    answer = moe.answer(request, verify="off")
+    assert answer.task == "lc-r" and answer.to_dict()["task"] == "lc-r"
+    assert seen == ["<|user|>@task lc-r\n" + request + "<|assistant|>"]
+    # a system trained without hints leaves the request alone
+    plain = HelixMoE.load(tiny_system, device="cpu")
+    assert plain.model_prompt(request) == request and plain.answer(request, verify="off").task is None
+
+
+def test_task_hints_need_the_intent_model(tiny_system: Path, tmp_path: Path) -> None:
+    root = _with_task_hints(tiny_system, tmp_path)
+    shutil.rmtree(root / "router" / "intent")
+    with pytest.raises(SystemLoadError, match="task hints .* no intent model"):
+        HelixMoE.load(root, device="cpu")
+
+
 def test_token_limit_follows_the_experts_fitted_answer_budget(moe: HelixMoE) -> None:
     name = moe.experts[0]
     info = moe.pool.info(name)

@@ -138,3 +138,18 @@ def test_tasks_never_import_torch(tmp_path) -> None:
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_task_label_names_what_each_example_asks_for() -> None:
+    from collections import Counter
+
+    from helixmoe.hlx import TEXT_NOTATIONS
+
+    seen = Counter(tasks.task_label(e.meta) for e in tasks.generate(3000, seed=5, split="train"))
+    assert set(TEXT_NOTATIONS) | {"validate", "explain", "glyph"} <= set(seen)
+    assert any(label.startswith("multi:hlxl") for label in seen)
+    assert tasks.task_label({"kind": "convert", "dst": "lc-b-hex"}) == "lc-b-hex"
+    assert tasks.task_label({"kind": "validate", "dst": "lc-t"}) == "validate"
+    assert tasks.task_label({"kind": "multi", "dst": "hlxl,lc-r"}) == "multi:hlxl,lc-r"
+    assert tasks.task_label({"kind": "explain", "dst": None}) == "explain"
+    assert tasks.task_label({}) == "none" and tasks.task_label(None) == "none"

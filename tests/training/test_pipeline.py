@@ -117,6 +117,27 @@ def test_cli_runs_a_stage_and_rejects_a_bad_budget(tmp_path, tiny_config):
     assert unknown.exit_code != 0 and "unknown stage" in str(unknown.exception)
 
 
+def test_task_hints_train_and_serve_the_same_prompt(tmp_path, tiny_config):
+    from helixmoe.system import HelixMoE
+    from helixmoe.tasks import generate
+    from helixmoe.training.pipeline import train_system
+    from helixmoe.training.stages import eval_samples_of, pairs_of
+
+    examples = generate(6, seed=0, split="train", experts=["runic"])
+    hinted = pairs_of(examples, True)
+    assert all(p.prompt == f"@task {e.meta['dst'] or e.meta['kind']}\n{e.prompt}" for p, e in zip(hinted, examples))
+    assert [p.prompt for p in pairs_of(examples, False)] == [e.prompt for e in examples]
+    assert eval_samples_of(examples, 3, True)[0].prompt == hinted[0].prompt
+
+    config = load_config(tiny_config, ["training.task_hints=true", "training.curriculum.general_steps=0"])
+    out = tmp_path / "hinted"
+    train_system(config, out, final_eval_limit=2)
+    moe = HelixMoE.load(out, device="cpu")
+    assert moe.task_hints and moe.model_prompt("Convert to LC-R: [1, 2]").startswith("@task ")
+    tokens = moe.pool.tokenizer.tokenize("@task lc-r\n")
+    assert len(tokens) <= 6, tokens  # the tokenizer was trained on hinted prompts
+
+
 def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny_config):
     from helixmoe.tasks import load_corpus
     from helixmoe.tasks.profiles import HANDLES, KEYS, OOD_HANDLES, OOD_KEYS

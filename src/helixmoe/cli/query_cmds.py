@@ -151,8 +151,9 @@ class _Session:
                 return
             r = self.last.route
             scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r.scores.items(), key=lambda kv: -kv[1]))
+            task = f"; task hint: {self.last.task}" if self.last.task else ""
             typer.echo(
-                f"routed to {r.expert} by {r.router} (confidence {r.confidence:.3f}); scores: {scores}"
+                f"routed to {r.expert} by {r.router} (confidence {r.confidence:.3f}); scores: {scores}{task}"
             )
         elif name == "expert":
             if arg in ("", "auto"):

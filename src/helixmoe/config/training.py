@@ -223,6 +223,10 @@ class TrainingConfig(Section):
     0.486 vs 0.475 at the stop) — a barely-trained tiny model gains more from steps at a high rate."""
     num_threads: int | None = Field(default=None, ge=1)
     """CPU threads for torch (``None`` = torch's default); 1 is fastest on a shared, busy CPU."""
+    task_hints: bool = False
+    """Show the model each request with a first line naming its task (``@task lc-b-hex``; see
+    :func:`helixmoe.tasks.task_label`): the example's own task in training, the intent model's prediction at
+    inference (the system then needs ``router/intent``)."""
 
     @model_validator(mode="after")
     def _check_report_to(self) -> TrainingConfig:

@@ -256,6 +256,7 @@ def _rows(
                 **ex.to_dict(),
                 "routed": a.expert,
                 "confidence": getattr(a.route, "confidence", None),
+                "task_hint": getattr(a, "task", None),
                 "answer": a.text,
                 "model_answer": _model_text(a),
                 "exact": model[i].exact,

@@ -7,10 +7,17 @@ response tokens only (``labels = -100`` on the prompt). The markers are special 
 trained by :mod:`helixmoe.models.tokenizer`; with a foreign tokenizer (a local Qwen checkout) they are
 plain text, which works the same way, only with a few more tokens.
 
+With task hints (``training.task_hints``), the request the model sees starts with one line naming the task
+(``@task lc-b-hex``, see :func:`helixmoe.tasks.task_label`): from the example's metadata in training, from
+the system's intent model at inference. A tiny model then transduces the value and no longer has to work
+out from unseen phrasings what is asked (on held-out phrasings it answered "valid" to one ood conversion in
+five without hints).
+
 Public API::
 
     USER, ASSISTANT, EOS, PAD, UNK, SPECIAL_TOKENS, IGNORE_INDEX
     render_prompt(prompt) -> str                 render_example(prompt, response) -> str
+    with_task_hint(prompt, task) -> str          TASK_HINT
     encode_prompt(tokenizer, prompt) -> list[int]
     encode_example(tokenizer, prompt, response, max_length=None) -> EncodedExample
 """
@@ -28,6 +35,7 @@ __all__ = [
     "IGNORE_INDEX",
     "PAD",
     "SPECIAL_TOKENS",
+    "TASK_HINT",
     "UNK",
     "USER",
     "EncodedExample",
@@ -35,6 +43,7 @@ __all__ = [
     "encode_prompt",
     "render_example",
     "render_prompt",
+    "with_task_hint",
 ]
 
 USER = "<|user|>"
@@ -46,6 +55,8 @@ UNK = "<|unk|>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, EOS, UNK, USER, ASSISTANT)
 #: Label value ignored by the cross-entropy loss (PyTorch and HF convention).
 IGNORE_INDEX = -100
+#: The first line of a request with a task hint: ``TASK_HINT.format(task=...)``.
+TASK_HINT = "@task {task}\n"
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,11 @@ class EncodedExample:
     def response_mask(self) -> list[bool]:
         """True where the loss is taken (response and EOS tokens), (T,)."""
         return [i >= self.prompt_length for i in range(len(self.input_ids))]
+
+
+def with_task_hint(prompt: str, task: str | None) -> str:
+    """The request with its task hint line in front (unchanged when ``task`` is ``None``)."""
+    return prompt if task is None else TASK_HINT.format(task=task) + prompt
 
 
 def render_prompt(prompt: str) -> str:

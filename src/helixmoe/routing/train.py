@@ -2,8 +2,10 @@
 
 ``train_routers`` is the ``router`` stage of ``helixmoe train``: it fits the n-gram classifier on the
 train split's prompts → experts, calibrates its temperature and the cascade's escalation threshold on
-the validation split, fits the *intent* model (prompt → target notation, ``none`` for questions) used
-by verification, and saves everything under ``<system>/router/`` (safetensors + JSON).
+the validation split, fits the *intent* model (prompt → task, :func:`helixmoe.tasks.task_label`: the
+answer's notation, ``validate``, ``multi:…`` or the task kind) used by verification (its notations are the
+targets) and, with ``training.task_hints``, for the experts' task hint line, and saves everything under
+``<system>/router/`` (safetensors + JSON).
 """
 
 from __future__ import annotations
@@ -14,25 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helixmoe.hlx import TEXT_NOTATIONS
 from helixmoe.routing.base import write_json_atomic
 from helixmoe.routing.cascade import CascadeRouter
 from helixmoe.routing.classifier import ClassifierRouter
 from helixmoe.routing.coordinator import CoordinatorRouter
 from helixmoe.routing.keyword import KeywordRouter
 
-__all__ = ["intent_label", "train_routers"]
+__all__ = ["train_routers"]
 
 logger = logging.getLogger(__name__)
-
-
-def intent_label(meta: dict[str, Any]) -> str:
-    """The verification target of an example: its single answer notation, or ``none``."""
-    dst = meta.get("dst") if meta else None
-    kind = meta.get("kind") if meta else None
-    if dst in TEXT_NOTATIONS and kind not in ("validate",):
-        return str(dst)
-    return "none"
 
 
 def train_routers(
@@ -97,11 +89,13 @@ def train_routers(
 
 
 def _fit_intent(train: Sequence[Any], val: Sequence[Any], out: Path) -> float | None:
-    """Fit and save the intent model (prompt -> target notation); ``None`` when there is one target only."""
-    labels = [intent_label(e.meta) for e in train]
+    """Fit and save the intent model (prompt -> task label); ``None`` when there is one task only."""
+    from helixmoe.tasks import task_label
+
+    labels = [task_label(e.meta) for e in train]
     if len(set(labels)) < 2:
         return None
-    val_texts, val_labels = [e.prompt for e in val], [intent_label(e.meta) for e in val]
+    val_texts, val_labels = [e.prompt for e in val], [task_label(e.meta) for e in val]
     intent = ClassifierRouter.fit(
         [e.prompt for e in train], labels, val_texts=val_texts, val_labels=val_labels
     )

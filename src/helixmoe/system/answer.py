@@ -23,6 +23,7 @@ class Answer:
         fallback_used: ``"retry"`` (constrained re-generation) or ``"oracle"`` (codec answer), else ``None``.
         model_text: what the model itself said (differs from ``text`` after an oracle fallback).
         target: the notation the answer was checked in, if any.
+        task: the task hint the expert was given (systems trained with ``training.task_hints``), else ``None``.
         timings: milliseconds per stage (``route``, ``generate``, ``verify``, ``total``).
     """
 
@@ -33,6 +34,7 @@ class Answer:
     fallback_used: str | None = None
     model_text: str = ""
     target: str | None = None
+    task: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,6 +47,7 @@ class Answer:
             "fallback_used": self.fallback_used,
             "model_response": self.model_text,
             "target_notation": self.target,
+            "task": self.task,
             "route": self.route.to_dict(),
             "timings": dict(self.timings),
         }

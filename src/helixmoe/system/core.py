@@ -45,6 +45,7 @@ class HelixMoE:
         verify: str = "flag",
         constrained: bool = False,
         max_new_tokens: int = 512,
+        task_hints: bool = False,
     ) -> None:
         if verify not in POLICIES:
             raise ConfigError(f"unknown verify policy {verify!r}; expected one of {', '.join(POLICIES)}")
@@ -56,6 +57,12 @@ class HelixMoE:
         self.verify_policy = verify
         self.constrained = constrained
         self.max_new_tokens = max_new_tokens
+        self.task_hints = task_hints
+        if task_hints and verifier.intent is None:
+            raise SystemLoadError(
+                "the experts were trained with task hints (training.task_hints) but there is no intent model "
+                "(router/intent) to predict them; retrain the router: helixmoe train --stage router"
+            )
 
     @classmethod
     def load(
@@ -112,6 +119,7 @@ class HelixMoE:
             verify=verify,
             constrained=constrained,
             max_new_tokens=max_new_tokens,
+            task_hints=loaded.config.training.task_hints,
         )
 
     @property
@@ -171,12 +179,13 @@ class HelixMoE:
         chosen = pinned if pinned is not None else [r.expert for r in routes]
         checks = [self.verifier.check(t) if policy != "off" else Check(None) for t in texts]
         t2 = time.perf_counter()
+        hints = [self.verifier.task(t) if self.task_hints else None for t in texts]
         targets = [c.target if use_grammar else None for c in checks]
-        outputs = self._generate(texts, chosen, targets, batch_size)
+        outputs = self._generate(texts, chosen, targets, hints, batch_size)
         t3 = time.perf_counter()
         answers = [
-            Answer(text=o, expert=e, route=r, model_text=o, target=c.target)
-            for o, e, r, c in zip(outputs, chosen, routes, checks)
+            Answer(text=o, expert=e, route=r, model_text=o, target=c.target, task=h)
+            for o, e, r, c, h in zip(outputs, chosen, routes, checks, hints)
         ]
         if policy != "off":
             self._verify(texts, answers, checks, policy, batch_size)
@@ -203,6 +212,7 @@ class HelixMoE:
                     [texts[i] for i in failed],
                     [answers[i].expert for i in failed],
                     [checks[i].target for i in failed],
+                    [answers[i].task for i in failed],
                     batch_size,
                 )
                 for i, text in zip(failed, again):
@@ -214,9 +224,15 @@ class HelixMoE:
                     a.text, a.verified, a.fallback_used = oracle, True, "oracle"
 
     def _generate(
-        self, texts: Sequence[str], experts: Sequence[str], targets: Sequence[str | None], batch_size: int
+        self,
+        texts: Sequence[str],
+        experts: Sequence[str],
+        targets: Sequence[str | None],
+        hints: Sequence[str | None],
+        batch_size: int,
     ) -> list[str]:
-        """Greedy answers, one expert per row; rows with a target notation decode under its grammar."""
+        """Greedy answers, one expert per row; rows with a target notation decode under its grammar, rows
+        with a task hint see it in front of the request."""
         # Rows of all experts share a batch (PEFT adapter_names) and each row leaves it when it stops, so a
         # batch costs about its longest row; batches grouped by expert cost the sum of the groups' longest
         # rows (measured on the tiny CPU system: 2.1x vs 1.5x the throughput of single queries).
@@ -224,17 +240,21 @@ class HelixMoE:
         out: list[str] = []
         for start in range(0, len(texts), step):
             part = slice(start, start + step)
-            out.extend(self._generate_group(texts[part], experts[part], targets[part]))
+            out.extend(self._generate_group(texts[part], experts[part], targets[part], hints[part]))
         return out
 
     def _generate_group(
-        self, texts: Sequence[str], experts: Sequence[str], targets: Sequence[str | None]
+        self,
+        texts: Sequence[str],
+        experts: Sequence[str],
+        targets: Sequence[str | None],
+        hints: Sequence[str | None],
     ) -> list[str]:
         """One mixed-expert generation batch; a row with a target decodes under its grammar."""
-        from helixmoe.models.template import encode_prompt
+        from helixmoe.models.template import encode_prompt, with_task_hint
 
         tok = self.pool.tokenizer
-        rows = [encode_prompt(tok, t) for t in texts]
+        rows = [encode_prompt(tok, with_task_hint(t, h)) for t, h in zip(texts, hints)]
         # per row: an answer never depends on its batch
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
@@ -246,6 +266,13 @@ class HelixMoE:
         caps = [max(limits) if target is not None else cap for cap, target in zip(limits, targets)]
         ids = self.pool.generate_ids(rows, list(experts), caps, **kwargs)
         return [tok.decode(row, skip_special_tokens=True).strip() for row in ids]
+
+    def model_prompt(self, text: str) -> str:
+        """The request as the experts see it: with the intent model's task hint line when the system was
+        trained with ``training.task_hints``, else unchanged."""
+        from helixmoe.models.template import with_task_hint
+
+        return with_task_hint(text, self.verifier.task(text) if self.task_hints else None)
 
     def token_limit(self, prompt_tokens: int, expert: str | None = None) -> int:
         """New-token cap for a prompt: the expert's fitted answer budget (``expert.json`` ``answer_tokens``:

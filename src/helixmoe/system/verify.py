@@ -1,8 +1,9 @@
 """Verification: is the answer the request's value, in the notation the request asked for?
 
 The request's value is found with :func:`helixmoe.hlx.find_values`; the target notation is predicted by
-an *intent* model (the same n-gram classifier as the router, trained on the corpus' ``meta.dst``, with a
-``none`` class for questions that have no single-value answer). Policies:
+an *intent* model (the same n-gram classifier as the router, trained on each example's task,
+:func:`helixmoe.tasks.task_label`: a value notation, or ``validate``, ``explain``... for requests with no
+single-value answer). Policies:
 
 * ``off``: no check.
 * ``flag``: check and report ``verified``.
@@ -59,6 +60,10 @@ class Verifier:
     def __init__(self, intent: Any | None, *, min_confidence: float = 0.5) -> None:
         self.intent = intent
         self.min_confidence = min_confidence
+
+    def task(self, request: str) -> str | None:
+        """The intent model's task label for a request (:func:`helixmoe.tasks.task_label`), if it has one."""
+        return None if self.intent is None else str(self.intent.route(request).expert)
 
     def check(self, request: str) -> Check:
         if self.intent is None:

@@ -13,6 +13,7 @@ Public API::
     generate(n, seed, families=None, split="train", *, profile=None, experts=None) -> list[Example]
     iter_examples(...)          the same, lazily
     grade(example, prediction) -> Grade
+    task_label(meta) -> str      what an example asks for: its answer notation, ``validate``, ``multi:…``, or its kind
     build_corpus(out_dir, size, seed, families=None) -> {split: path}
     load_corpus(path) -> list[Example]          (a .jsonl file or a corpus directory)
     write_corpus(path, examples), corpus_stats(examples), export_examples / import_records
@@ -41,6 +42,7 @@ from helixmoe.tasks.base import (
     get_family,
     list_families,
     register_family,
+    task_label,
 )
 from helixmoe.tasks.corpus import build_corpus, corpus_stats, load_corpus, write_corpus
 from helixmoe.tasks.formats import export_examples, import_records
@@ -79,5 +81,6 @@ __all__ = [
     "prompt_split",
     "random_value",
     "register_family",
+    "task_label",
     "write_corpus",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from helixmoe.errors import DataError
@@ -29,6 +30,7 @@ __all__ = [
     "list_families",
     "make_meta",
     "register_family",
+    "task_label",
 ]
 
 #: Expert names, in a stable order: HLX specialists first, then the second domain.
@@ -188,3 +190,22 @@ def get_family(name: str) -> TaskFamily:
 def list_families() -> list[str]:
     """Names of the registered families, in registration order."""
     return list(_REGISTRY)
+
+
+def task_label(meta: Mapping[str, Any] | None) -> str:
+    """What an example asks for, as one label: the answer's notation (``hlxl``, ``lc-t``, ``lc-r``,
+    ``lc-b-text``, ``lc-b-hex``) for a value answer, ``validate``, ``multi:<notations>``, or the task kind
+    (``explain``, ``choose``, ``glyph``, ...; ``none`` when unknown).
+
+    The intent model of a system learns it from the prompts (:mod:`helixmoe.routing.train`); its value
+    notations are the verification targets, and with ``training.task_hints`` the experts see it beside the
+    request (:func:`helixmoe.models.template.with_task_hint`).
+    """
+    meta = meta or {}
+    kind, dst = meta.get("kind"), meta.get("dst")
+    if kind == "validate":
+        return "validate"
+    if kind == "multi":
+        return f"multi:{dst}"
+    return str(dst or kind or "none")
+
