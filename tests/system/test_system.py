@@ -142,7 +142,7 @@ def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path:
 def test_task_hints_need_the_intent_model(tiny_system: Path, tmp_path: Path) -> None:
     root = _with_task_hints(tiny_system, tmp_path)
     shutil.rmtree(root / "router" / "intent")
-    with pytest.raises(SystemLoadError, match="task hints .* no intent model"):
+    with pytest.raises(SystemLoadError, match=r"task hints .* no intent model"):
         HelixMoE.load(root, device="cpu")
 
 

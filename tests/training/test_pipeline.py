@@ -125,7 +125,9 @@ def test_task_hints_train_and_serve_the_same_prompt(tmp_path, tiny_config):
 
     examples = generate(6, seed=0, split="train", experts=["runic"])
     hinted = pairs_of(examples, True)
-    assert all(p.prompt == f"@task {e.meta['dst'] or e.meta['kind']}\n{e.prompt}" for p, e in zip(hinted, examples))
+    assert all(
+        p.prompt == f"@task {e.meta['dst'] or e.meta['kind']}\n{e.prompt}" for p, e in zip(hinted, examples)
+    )
     assert [p.prompt for p in pairs_of(examples, False)] == [e.prompt for e in examples]
     assert eval_samples_of(examples, 3, True)[0].prompt == hinted[0].prompt
 

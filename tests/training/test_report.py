@@ -34,7 +34,10 @@ def test_bare_base_answers_every_slice_without_an_adapter(
     examples = [e for e in tasks.generate(60, 0, split="test") if e.expert in ("ascii", "runic")]
     write_corpus(tmp_path / "test.jsonl", examples)
     pool = _Pool({e.prompt: e.response for e in examples})
-    loaded = SimpleNamespace(pool=pool, config=SimpleNamespace(experts={"ascii": None, "runic": None}))
+    config = SimpleNamespace(
+        experts={"ascii": None, "runic": None}, training=SimpleNamespace(task_hints=False)
+    )
+    loaded = SimpleNamespace(pool=pool, config=config)
     monkeypatch.setattr("helixmoe.models.layout.load_system", lambda *a, **k: loaded)
 
     result = report.evaluate_experts(tmp_path, tmp_path, splits=("test",), bare_base=bare_base)

@@ -11,8 +11,8 @@ Pure Python (layer 0): never imports torch.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from helixmoe.errors import DataError
@@ -208,4 +208,3 @@ def task_label(meta: Mapping[str, Any] | None) -> str:
     if kind == "multi":
         return f"multi:{dst}"
     return str(dst or kind or "none")
-
