@@ -134,6 +134,8 @@ def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path:
     answer = moe.answer(request, verify="off")
     assert answer.task == "lc-r" and answer.to_dict()["task"] == "lc-r"
     assert seen == ["<|user|>@task lc-r\n" + request + "<|assistant|>"]
+    assert moe.answer(request, verify="flag").task == "lc-r"  # the same hint when verification runs the model
+    assert len(seen) == 2 and seen[1] == seen[0]
     # a system trained without hints leaves the request alone
     plain = HelixMoE.load(tiny_system, device="cpu")
     assert plain.model_prompt(request) == request and plain.answer(request, verify="off").task is None

@@ -179,7 +179,11 @@ class HelixMoE:
         chosen = pinned if pinned is not None else [r.expert for r in routes]
         checks = [self.verifier.check(t) if policy != "off" else Check(None) for t in texts]
         t2 = time.perf_counter()
-        hints = [self.verifier.task(t) if self.task_hints else None for t in texts]
+        # the intent model runs once per request: the check already holds its task unless verification is off
+        hints = [
+            (c.task if policy != "off" else self.verifier.task(t)) if self.task_hints else None
+            for t, c in zip(texts, checks)
+        ]
         targets = [c.target if use_grammar else None for c in checks]
         outputs = self._generate(texts, chosen, targets, hints, batch_size)
         t3 = time.perf_counter()

@@ -33,6 +33,7 @@ class Check:
     target: str | None  # the notation the answer must be in, or None when unverifiable
     value: Any = None  # the request's value (meaningful when ``has_value``)
     has_value: bool = False
+    task: str | None = None  # the intent model's task label (whatever its confidence), if there is a model
 
     @property
     def checkable(self) -> bool:
@@ -69,11 +70,12 @@ class Verifier:
         if self.intent is None:
             return Check(None)
         decision = self.intent.route(request)
-        target = decision.expert if decision.expert in _VALUE_NOTATIONS else None
+        task = str(decision.expert)
+        target = task if task in _VALUE_NOTATIONS else None
         if target is None or decision.confidence < self.min_confidence:
-            return Check(None)
+            return Check(None, task=task)
         found = hlx.find_values(request)
         if not found:
-            return Check(target)
+            return Check(target, task=task)
         # the value to convert is the last one mentioned ("... the following LC-B: [[T]]")
-        return Check(target, found[-1].value, True)
+        return Check(target, found[-1].value, True, task=task)
