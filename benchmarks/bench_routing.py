@@ -3,7 +3,9 @@
 Fits the classifier router (and its cascade threshold) on a generated corpus exactly as the ``router``
 training stage does, then measures, side by side on the same prompts: the keyword baseline (the
 published HLX MoE rules), the classifier, and the cascade — plus the coordinator stage when a trained
-system is given (``--system DIR``, which routes with that system's own saved routers instead).
+system is given (``--system DIR``, which routes with that system's own saved routers instead). The intent
+model fitted beside them is graded the same way on each prompt's task (:func:`helixmoe.tasks.task_label`,
+the task hint of systems trained with ``training.task_hints``).
 
     python benchmarks/bench_routing.py                 # fit on 50k generated prompts, ~1-2 min on 2 cores
     python benchmarks/bench_routing.py --quick         # 10k prompts
@@ -47,8 +49,10 @@ def _latency_ms(router: Any, prompts: list[str]) -> dict[str, float]:
     }
 
 
-def _accuracy(router: Any, examples: list[Any]) -> float:
-    return sum(router.route(e.prompt).expert == e.expert for e in examples) / len(examples)
+def _accuracy(router: Any, examples: list[Any], task: bool = False) -> float:
+    """Share of prompts routed to their expert (``task``: classified as their task label)."""
+    want = (lambda e: tasks.task_label(e.meta)) if task else (lambda e: e.expert)
+    return sum(router.route(e.prompt).expert == want(e) for e in examples) / len(examples)
 
 
 def main() -> None:
@@ -65,6 +69,7 @@ def main() -> None:
     ood = tasks.generate(args.n, seed=1004, split="ood")
     routers: dict[str, Any] = {"keyword (published rules)": KeywordRouter(experts=list(tasks.EXPERTS))}
     fit_seconds = None
+    intent: Any = None
     if args.system is not None:
         from helixmoe.system import HelixMoE
 
@@ -73,6 +78,10 @@ def main() -> None:
         if getattr(saved, "first", None) is not None:
             routers["classifier"] = saved.first
         routers[f"{saved.kind} (system)"] = saved
+        intent = moe.verifier.intent
+        # only requests the system has an expert for (the built-in HLX system has no math expert)
+        test = [e for e in test if e.expert in moe.experts]
+        ood = [e for e in ood if e.expert in moe.experts]
     else:
         size = 10_000 if args.quick else 50_000
         train = tasks.generate(size, seed=1001, split="train")
@@ -82,6 +91,7 @@ def main() -> None:
             metrics = train_routers(train, val, tmp, coordinator=False)
             fit_seconds = time.perf_counter() - start
             cascade = load_router(tmp)
+            intent = load_router(Path(tmp) / "intent")
         routers["classifier"] = cascade.first
         routers["cascade (classifier → abstain)"] = cascade
         del train, val
@@ -94,10 +104,18 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     rows = []
-    for name, router in routers.items():
+    graded = [(name, router, False) for name, router in routers.items()]
+    if intent is not None:
+        graded.append(("intent model (task, not expert)", intent, True))
+    for name, router, task in graded:
         latency = _latency_ms(router, [e.prompt for e in test[:1000]])
         rows.append(
-            {"router": name, "test": _accuracy(router, test), "ood": _accuracy(router, ood), **latency}
+            {
+                "router": name,
+                "test": _accuracy(router, test, task),
+                "ood": _accuracy(router, ood, task),
+                **latency,
+            }
         )
     print(
         f"\n{'router':<34} {'test acc':>9} {'ood acc':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu p50':>8} {'cpu p99':>8}"
@@ -107,7 +125,9 @@ def main() -> None:
             f"{r['router']:<34} {r['test']:>9.2%} {r['ood']:>9.2%} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}"
             f" {r['cpu_p50_ms']:>8.3f} {r['cpu_p99_ms']:>8.3f}"
         )
-    print(f"\n{args.n} test and {args.n} ood prompts; targets: cascade ≥ 99% on both, classifier p99 < 1 ms.")
+    print(
+        f"\n{len(test)} test and {len(ood)} ood prompts; targets: cascade ≥ 99% on both, classifier p99 < 1 ms."
+    )
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "fit_seconds": fit_seconds}, indent=1))
 
