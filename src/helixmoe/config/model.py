@@ -9,6 +9,7 @@ exact match. :mod:`helixmoe.models` turns these into objects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -37,8 +38,6 @@ DEFAULT_TARGET_MODULES: tuple[str, ...] = (
     "down_proj",
 )
 
-#: Named from-scratch sizes.
-BASE_SIZE_NAMES: tuple[str, ...] = ("tiny", "small", "medium")
 #: The Qwen3Config fields ``model.shape`` may override in a named size.
 SHAPE_FIELDS: tuple[str, ...] = (
     "hidden_size",
@@ -76,10 +75,17 @@ SIZE_SHAPES: dict[str, dict[str, int]] = {
         head_dim=64,
     ),
 }
+#: Named from-scratch sizes.
+BASE_SIZE_NAMES: tuple[str, ...] = tuple(SIZE_SHAPES)
 
 
-def shape_problem(dims: dict[str, int]) -> str | None:
-    """What is wrong with a whole shape (a size's fields with ``model.shape`` applied), or ``None``."""
+def shape_problem(size: str, overrides: Mapping[str, int] | None = None) -> str | None:
+    """What is wrong with the named size's shape once ``overrides`` (``model.shape``) apply, or ``None``:
+    an unknown field, or query heads that are not a multiple of the key/value heads."""
+    unknown = sorted(set(overrides or {}) - set(SHAPE_FIELDS))
+    if unknown:
+        return f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}"
+    dims = {**SIZE_SHAPES[size], **(overrides or {})}
     heads, kv = dims["num_attention_heads"], dims["num_key_value_heads"]
     if heads % kv:
         return f"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kv})"
@@ -130,9 +136,7 @@ class BaseModelConfig(Section):
     @field_validator("shape")
     @classmethod
     def _check_shape(cls, value: dict[str, int]) -> dict[str, int]:
-        unknown = sorted(set(value) - set(SHAPE_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}")
+        # unknown fields and the heads are checked with the size (shape_problem, in _check_source)
         small = sorted(k for k, v in value.items() if v < 1)
         if small:
             raise ValueError(f"shape fields must be >= 1: {small}")
@@ -154,7 +158,7 @@ class BaseModelConfig(Section):
             )
         if self.shape and self.size is None:
             raise ValueError("'shape' overrides a named from-scratch size; a 'path' base keeps its own shape")
-        if self.size is not None and (problem := shape_problem({**SIZE_SHAPES[self.size], **self.shape})):
+        if self.size is not None and (problem := shape_problem(self.size, self.shape)):
             raise ValueError(f"shape: {problem}")
         if self.path is None and self.size is None:
             raise ValueError("give 'size' (tiny|small|medium) or 'path' (a local HF model directory)")

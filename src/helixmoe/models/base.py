@@ -29,7 +29,7 @@ from typing import Any, cast
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
-from helixmoe.config.model import SHAPE_FIELDS, SIZE_SHAPES, BaseModelConfig, shape_problem
+from helixmoe.config.model import SIZE_SHAPES, BaseModelConfig, shape_problem
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.layout import atomic_dir
 
@@ -97,13 +97,10 @@ def base_config(
     """
     if size not in BASE_SIZES:
         raise ConfigError(f"unknown base size {size!r}; choose one of {', '.join(BASE_SIZES)}")
-    unknown = sorted(set(shape or {}) - set(SHAPE_FIELDS))
-    if unknown:
-        raise ConfigError(f"unknown shape field(s) {unknown}; choose from {', '.join(SHAPE_FIELDS)}")
-    dims: dict[str, Any] = {**BASE_SIZES[size], **(shape or {})}
-    problem = shape_problem(dims)
+    problem = shape_problem(size, shape)
     if problem:
         raise ConfigError(f"model.shape: {problem}")
+    dims: dict[str, Any] = {**BASE_SIZES[size], **(shape or {})}
     return Qwen3Config(
         vocab_size=vocab_size,
         max_position_embeddings=max_seq_len,

@@ -109,19 +109,18 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     summary: dict[str, Any] = {}
 
     seed = ctx.config.training.seed
-    share = sizes.random_names
 
     def build() -> None:
+        # the training split: a share with random keys and handle names (another seed: new examples)
+        profile = random_names_profile(seed) if sizes.random_names else None
         for split, n in counts.items():
             examples = []
+            n_random = round(n * sizes.random_names) if split == "train" else 0
             for name, spec in ctx.config.experts.items():
                 families = spec.families or None
-                # the training split: a share with random keys and handle names (different seed: new examples)
-                n_random = round(n * share) if split == "train" else 0
                 if n - n_random:
                     examples += generate(n - n_random, seed, families, split, experts=[name])
                 if n_random:
-                    profile = random_names_profile(seed)
                     examples += generate(
                         n_random, seed + 1_000_003, families, split, profile=profile, experts=[name]
                     )
