@@ -154,6 +154,9 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
     corpus = out / ".train" / "corpus"
     train = load_corpus(corpus / "train.jsonl")
     assert len(train) == 80
+    for split in ("train", "val", "test", "ood"):  # built one expert at a time: ids still unique
+        ids = [e.id for e in load_corpus(corpus / f"{split}.jsonl")]
+        assert len(ids) == len(set(ids)), split
     fixed = set(KEYS + HANDLES)
     reserved = set(OOD_KEYS + OOD_HANDLES)
     from helixmoe import hlx

@@ -46,7 +46,8 @@ class Example:
     """One generated item: what is asked, the exact answer, who should answer it.
 
     Attributes:
-        id: unique within a corpus (``<split>-<seed>-<index>``).
+        id: unique within a corpus (``<split>-<seed>-<index>``, or ``<split>-<seed>-<expert>-<index>`` when the
+            stream was filtered by expert).
         family: the registered name of the family that made it (grades it).
         expert: one of :data:`EXPERTS` (the routing label).
         prompt: the request as a user would type it.

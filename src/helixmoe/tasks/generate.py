@@ -46,6 +46,13 @@ def resolve_families(families: Iterable[str] | None) -> list[TaskFamily]:
     return out
 
 
+def _id_prefix(split: str, seed: int, experts: Sequence[str] | None) -> str:
+    """``<split>-<seed>``, then ``-<expert>[+<expert>...]`` for an expert-filtered stream: each expert's stream
+    restarts its index at 0 with the same seed, so without it corpora built one expert at a time (the
+    training corpus stage) would repeat ids, and answers files keyed by id could not tell them apart."""
+    return f"{split}-{seed}" + ("" if experts is None else "-" + "+".join(experts))
+
+
 def _select(families: Iterable[str] | None, experts: Sequence[str] | None) -> list[TaskFamily]:
     if experts is not None:
         bad = [e for e in experts if e not in EXPERTS]
@@ -86,11 +93,12 @@ def iter_examples(
     chosen = _select(families, experts)
     rng = random.Random(f"helixmoe/{seed}/{split}")
     stream = _candidates(rng, chosen, profile or PROFILES[split], experts)
+    prefix = _id_prefix(split, seed, experts)
     for index in range(n):
         for _ in range(_MAX_TRIES):
             name, prompt, response, expert, meta = next(stream)
             if split == "ood" or prompt_split(prompt) == split:
-                yield Example(f"{split}-{seed}-{index:07d}", name, expert, prompt, response, split, meta)
+                yield Example(f"{prefix}-{index:07d}", name, expert, prompt, response, split, meta)
                 break
         else:  # pragma: no cover - only with a degenerate custom profile
             raise DataError(f"could not draw a {split} example after {_MAX_TRIES} tries")
@@ -116,7 +124,7 @@ def iter_in_distribution(
         name, prompt, response, expert, meta = next(stream)
         split = prompt_split(prompt)
         if made[split] < need[split]:
-            yield Example(f"{split}-{seed}-{made[split]:07d}", name, expert, prompt, response, split, meta)
+            yield Example(f"{_id_prefix(split, seed, experts)}-{made[split]:07d}", name, expert, prompt, response, split, meta)
             made[split] += 1
 
 
@@ -140,7 +148,7 @@ def generate(
         experts: keep only examples for these experts.
 
     Returns:
-        The examples, ids ``<split>-<seed>-<index>``.
+        The examples, ids ``<split>-<seed>-<index>`` (``<split>-<seed>-<experts>-<index>`` with ``experts``).
 
     Raises:
         DataError: unknown split, family or expert.
