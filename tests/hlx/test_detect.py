@@ -88,3 +88,46 @@ def test_find_values_several_in_order() -> None:
     found = hlx.find_values("Is {C:1} the same as 🜊1🜂 and {1: {}}?")
     assert [f.notation for f in found] == ["lc-t", "lc-r", "hlxl"]
     assert all(hlx.equal(f.value, Contract(1, ())) for f in found)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "notation", "value", "text"),
+    [
+        ("Here is some bracket form: [21] as HLXL", "lc-b-text", Contract(21, ()), "[21]"),  # spec §6.2
+        ("Here is some bracket form: [21] as HLXL", "hlxl", [21], "[21]"),
+        ("Decode the following LC-R: 0.1", "lc-r", 0.1, "0.1"),
+        (
+            "translate the raw binary (hex) 60000140057370697276 back",
+            "lc-b-hex",
+            [Handle("spirv")],
+            "60000140057370697276",
+        ),
+        ("pretty print 50 00 0E 00 thanks", "lc-b-hex", Contract(14, ()), "50 00 0E 00"),
+        ("in `{C:14}` wire text, not {C:15}", "lc-t", Contract(14, ()), "{C:14}"),  # a code span comes first
+        ("both [1] and [1, [2, 3]] are HLXL", "hlxl", [1, [2, 3]], "[1, [2, 3]]"),  # the longest
+        ("the glyphs 🜃1, 2🜄 please", "lc-r", [1, 2], "🜃1, 2🜄"),
+    ],
+)
+def test_find_value_in_a_named_notation(prompt: str, notation: str, value: object, text: str) -> None:
+    hit = hlx.find_value(prompt, notation)
+    assert hit is not None
+    assert hlx.equal(hit.value, value) and type(hit.value) is type(value)
+    assert hit.notation == notation
+    assert hit.text == text == prompt[hit.start : hit.end]
+
+
+def test_find_value_none_and_words() -> None:
+    assert hlx.find_value("nothing to see here", "hlxl") is None
+    assert hlx.find_value("the nullable field", "hlxl") is None  # a word's prefix is not a value
+    assert hlx.find_value("back to hex", "lc-b-hex") is None  # "ba"/"ck" are not hex words
+
+
+def test_find_value_rejects_lc_b_bytes() -> None:
+    with pytest.raises(hlx.HLXError):
+        hlx.find_value("text", "lc-b")
+
+
+def test_find_value_deep_and_large_input_is_bounded() -> None:
+    deep = "[" * 100_000
+    assert hlx.find_value(deep, "hlxl") is None
+    assert hlx.find_value("x " * 200_000, "lc-t") is None

@@ -15,7 +15,7 @@ from helixmoe.hlx.api import dumps, loads, module_for
 from helixmoe.hlx.errors import HLXError
 from helixmoe.hlx.values import equal
 
-__all__ = ["FoundValue", "detect", "find_values"]
+__all__ = ["FoundValue", "detect", "find_value", "find_values"]
 
 _TEXT_ORDER = ("hlxl", "lc-t", "lc-r", "lc-b-text")
 _CODE_RE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)```|`([^`\n]+)`", re.S)
@@ -213,3 +213,86 @@ def _hex_at(text: str, pos: int, scalars: bool) -> tuple[int, str, Any] | None:
         return m.end(), "lc-b-hex", loads(digits, "lc-b-hex")
     except HLXError:
         return None
+
+
+#: Characters a value of each text notation may start with (free-text scanning in :func:`find_value`).
+_NOTATION_STARTS: dict[str, frozenset[str]] = {
+    "hlxl": frozenset('{["&b-0123456789ntf'),
+    "lc-t": frozenset('{["@#-0123456789NTF'),
+    "lc-r": frozenset('{"-0123456789') | _RUNIC_START | frozenset("\U0001f40a\U0001f403"),
+    "lc-b-text": frozenset("["),
+}
+#: Hex words (whole words of hex digits, the first may carry ``0x``) joined by single spaces.
+_SPACED_HEX_RE = re.compile(
+    r"(?<![0-9A-Za-z_])(?:0x)?[0-9a-fA-F]+(?: [0-9a-fA-F]+(?![0-9A-Za-z_]))*(?![0-9A-Za-z_])"
+)
+
+
+def find_value(text: str, notation: str) -> FoundValue | None:
+    """The value written in ``notation`` that a request is about: the first code span that parses in it
+    as a whole, else the longest value of that notation in the free text (``None`` when there is none).
+
+    :func:`find_values` reports each place in the notation that parses there first, which for a scalar or
+    a bracket group is often the wrong one (``[21]`` is an HLXL array but the LC-B text contract 21); here
+    the caller names the notation (e.g. the one the request says its value is in). LC-B hex runs may have
+    single spaces between byte pairs and a ``0x`` prefix, as the lenient parser accepts.
+
+    Raises:
+        HLXError: ``notation`` is not a text notation (``lc-b`` bytes are not searched for in text).
+    """
+    if notation not in _NOTATION_STARTS and notation != "lc-b-hex":
+        raise HLXError(
+            notation, "find_value searches text notations only (hlxl, lc-t, lc-r, lc-b-text, lc-b-hex)"
+        )
+    for m in _CODE_RE.finditer(text):
+        group = 1 if m.group(1) is not None else 2
+        start, end = m.span(group)
+        inner = text[start:end]
+        body = inner.strip()
+        if not body:
+            continue
+        try:
+            value = loads(body, notation)
+        except HLXError:
+            continue
+        lead = start + len(inner) - len(inner.lstrip())
+        return FoundValue(value, notation, lead, lead + len(body), body)
+    hits = _hex_runs(text) if notation == "lc-b-hex" else _notation_values(text, notation)
+    return max(hits, key=lambda f: f.end - f.start, default=None)
+
+
+def _hex_runs(text: str) -> list[FoundValue]:
+    out = []
+    for m in _SPACED_HEX_RE.finditer(text):
+        start, end = m.span()
+        try:
+            out.append(FoundValue(loads(m.group(), "lc-b-hex"), "lc-b-hex", start, end, m.group()))
+        except HLXError:
+            continue
+    return out
+
+
+def _notation_values(text: str, notation: str) -> list[FoundValue]:
+    """Non-overlapping values of one notation, scanning left to right (a value's inside is not rescanned)."""
+    starts, parse = _NOTATION_STARTS[notation], module_for(notation).parse_value
+    out, pos = [], 0
+    while pos < len(text):
+        char = text[pos]
+        if char not in starts or (pos and _WORD.match(text[pos - 1]) and char not in '{["'):
+            pos += 1
+            continue
+        try:
+            end, value = parse(text, pos, 0, False)
+        except HLXError as err:
+            deep = err.offset is not None and err.message.startswith("value nested deeper")
+            pos = max(pos + 1, err.offset or 0) if deep else pos + 1
+            continue
+        except (IndexError, RecursionError):
+            pos += 1
+            continue
+        if end < len(text) and _WORD.match(text[end - 1]) and _WORD.match(text[end]):
+            pos += 1  # a prefix of a word ("nullable", "12abc"), not a value
+            continue
+        out.append(FoundValue(value, notation, pos, end, text[pos:end]))
+        pos = end
+    return out
