@@ -131,3 +131,12 @@ def test_find_value_deep_and_large_input_is_bounded() -> None:
     deep = "[" * 100_000
     assert hlx.find_value(deep, "hlxl") is None
     assert hlx.find_value("x " * 200_000, "lc-t") is None
+
+
+def test_find_value_any_notation_is_the_longest() -> None:
+    hit = hlx.find_value("### Instruction:\nGive me the HLXL text for ∅\n")
+    assert hit is not None and (hit.notation, hit.text) == ("lc-r", "∅")
+    hit = hlx.find_value("Translate the hex-encoded LC-B 01 back to HLXL")
+    assert hit is not None and (hit.text, hit.value) == ("01", True)
+    hit = hlx.find_value("clean up 60 00 02 01 02 please")
+    assert hit is not None and hit.text == "60 00 02 01 02"

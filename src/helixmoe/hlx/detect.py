@@ -224,13 +224,16 @@ _NOTATION_STARTS: dict[str, frozenset[str]] = {
 }
 #: Hex words (whole words of hex digits, the first may carry ``0x``) joined by single spaces.
 _SPACED_HEX_RE = re.compile(
-    r"(?<![0-9A-Za-z_])(?:0x)?[0-9a-fA-F]+(?: [0-9a-fA-F]+(?![0-9A-Za-z_]))*(?![0-9A-Za-z_])"
+    r"(?<![0-9A-Za-z_])(?:0x)?(?:[0-9a-fA-F]{2})+(?: (?:[0-9a-fA-F]{2})+(?![0-9A-Za-z_]))*(?![0-9A-Za-z_])"
 )
 
 
-def find_value(text: str, notation: str) -> FoundValue | None:
+def find_value(text: str, notation: str | None = None) -> FoundValue | None:
     """The value written in ``notation`` that a request is about: the first code span that parses in it
     as a whole, else the longest value of that notation in the free text (``None`` when there is none).
+    Without a notation, the longest such value of any text notation (earlier in ``hlxl``, ``lc-t``,
+    ``lc-r``, ``lc-b-text``, ``lc-b-hex`` on a tie): its text is the request's value, whatever notation it
+    is read in.
 
     :func:`find_values` reports each place in the notation that parses there first, which for a scalar or
     a bracket group is often the wrong one (``[21]`` is an HLXL array but the LC-B text contract 21); here
@@ -240,6 +243,9 @@ def find_value(text: str, notation: str) -> FoundValue | None:
     Raises:
         HLXError: ``notation`` is not a text notation (``lc-b`` bytes are not searched for in text).
     """
+    if notation is None:
+        hits = [f for n in (*_TEXT_ORDER, "lc-b-hex") if (f := find_value(text, n)) is not None]
+        return max(hits, key=lambda f: f.end - f.start, default=None)
     if notation not in _NOTATION_STARTS and notation != "lc-b-hex":
         raise HLXError(
             notation, "find_value searches text notations only (hlxl, lc-t, lc-r, lc-b-text, lc-b-hex)"
@@ -290,8 +296,10 @@ def _notation_values(text: str, notation: str) -> list[FoundValue]:
         except (IndexError, RecursionError):
             pos += 1
             continue
-        if end < len(text) and _WORD.match(text[end - 1]) and _WORD.match(text[end]):
-            pos += 1  # a prefix of a word ("nullable", "12abc"), not a value
+        if (end < len(text) and _WORD.match(text[end - 1]) and _WORD.match(text[end])) or (
+            char == "#" and (end - pos < 3 or (end < len(text) and _WORD.match(text[end])))
+        ):
+            pos += 1  # a prefix of a word ("nullable", "12abc") or prose ("### Instruction", "#1")
             continue
         out.append(FoundValue(value, notation, pos, end, text[pos:end]))
         pos = end
