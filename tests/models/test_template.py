@@ -41,3 +41,33 @@ def test_encode_example_masks_the_prompt(char_tokenizer) -> None:
 def test_too_long_example_is_an_error_not_a_truncation(char_tokenizer) -> None:
     with pytest.raises(DataError, match="exceeds max_length 5"):
         encode_example(char_tokenizer, "a long prompt", "x", max_length=5)
+
+
+def test_request_prompt_styles() -> None:
+    from helixmoe.models.template import request_prompt
+
+    request = "hey, write {a: 1} in lc-t please"
+    assert request_prompt(request, "lc-t", "plain") == request
+    assert request_prompt(request, "lc-t", "hint") == "@task lc-t\n" + request
+    assert request_prompt(request, "lc-t", "frame") == "@task lc-t\n{a: 1}"
+    assert request_prompt(request, "multi:hlxl,lc-r", "frame") == "@task multi:hlxl,lc-r\n{a: 1}"
+    hexed = "translate the raw binary (hex) 50 00 0e 00 back to HLXL"
+    assert request_prompt(hexed, "hlxl", "frame") == "@task hlxl\n50 00 0e 00"
+    # verdicts and questions keep the English; so does a request with no value in it, or no task
+    assert request_prompt("is [1, 2] valid HLXL?", "validate", "frame") == "@task validate\nis [1, 2] valid HLXL?"
+    assert request_prompt("what is LC-R?", "explain", "frame") == "@task explain\nwhat is LC-R?"
+    assert request_prompt("to LC-R please", "lc-r", "frame") == "@task lc-r\nto LC-R please"
+    assert request_prompt(request, None, "frame") == request
+    with pytest.raises(DataError, match="prompt style"):
+        request_prompt(request, "lc-t", "fancy")
+
+
+def test_framing_needs_task_hints() -> None:
+    from helixmoe.config import load_config
+    from helixmoe.demo_plan import builtin_config_path
+    from helixmoe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"frame_requests needs training\.task_hints"):
+        load_config(builtin_config_path(), ["training.task_hints=false", "training.frame_requests=true"])
+    framed = load_config(builtin_config_path(), ["training.task_hints=true", "training.frame_requests=true"])
+    assert framed.training.prompt_style == "frame"

@@ -107,13 +107,14 @@ def test_missing_adapter_fails_at_load(tiny_system: Path, tmp_path: Path) -> Non
         HelixMoE.load(broken, device="cpu")
 
 
-def _with_task_hints(tiny_system: Path, tmp_path: Path) -> Path:
+def _with_task_hints(tiny_system: Path, tmp_path: Path, *, frame: bool = False) -> Path:
     import yaml
 
-    root = tmp_path / "hinted"
+    root = tmp_path / ("framed" if frame else "hinted")
     shutil.copytree(tiny_system, root)
     config = yaml.safe_load((root / "system.yaml").read_text())
     config.setdefault("training", {})["task_hints"] = True
+    config["training"]["frame_requests"] = frame
     (root / "system.yaml").write_text(yaml.safe_dump(config))
     return root
 
@@ -139,6 +140,25 @@ def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path:
     # a system trained without hints leaves the request alone
     plain = HelixMoE.load(tiny_system, device="cpu")
     assert plain.model_prompt(request) == request and plain.answer(request, verify="off").task is None
+
+
+def test_framed_requests_show_the_expert_only_the_value(tiny_system: Path, tmp_path: Path) -> None:
+    moe = HelixMoE.load(_with_task_hints(tiny_system, tmp_path, frame=True), device="cpu", cache_size=0)
+    assert moe.prompt_style == "frame"
+    assert moe.model_prompt("Please convert `[1, 2, 3]` to LC-R, thanks!") == "@task lc-r\n[1, 2, 3]"
+    # no value to frame, or a verdict asked for: the request keeps its text (a framed value would tell
+    # the model it parsed)
+    assert moe.model_prompt("Is this valid LC-T? [1,2") == "@task validate\nIs this valid LC-T? [1,2"
+    seen: list[str] = []
+    generate_ids = moe.pool.generate_ids
+
+    def spy(rows, experts, caps, **kwargs):
+        seen.extend(moe.pool.tokenizer.decode(r) for r in rows)
+        return generate_ids(rows, experts, caps, **kwargs)
+
+    moe.pool.generate_ids = spy
+    moe.answer("Convert to LC-R: [1, 2, 3]", verify="flag")
+    assert seen == ["<|user|>@task lc-r\n[1, 2, 3]<|assistant|>"]
 
 
 def test_task_hints_need_the_intent_model(tiny_system: Path, tmp_path: Path) -> None:

@@ -124,12 +124,12 @@ def test_task_hints_train_and_serve_the_same_prompt(tmp_path, tiny_config):
     from helixmoe.training.stages import eval_samples_of, pairs_of
 
     examples = generate(6, seed=0, split="train", experts=["runic"])
-    hinted = pairs_of(examples, True)
+    hinted = pairs_of(examples, "hint")
     assert all(
         p.prompt == f"@task {e.meta['dst'] or e.meta['kind']}\n{e.prompt}" for p, e in zip(hinted, examples)
     )
-    assert [p.prompt for p in pairs_of(examples, False)] == [e.prompt for e in examples]
-    assert eval_samples_of(examples, 3, True)[0].prompt == hinted[0].prompt
+    assert [p.prompt for p in pairs_of(examples, "plain")] == [e.prompt for e in examples]
+    assert eval_samples_of(examples, 3, "hint")[0].prompt == hinted[0].prompt
 
     config = load_config(tiny_config, ["training.task_hints=true", "training.curriculum.general_steps=0"])
     out = tmp_path / "hinted"

@@ -227,6 +227,20 @@ class TrainingConfig(Section):
     """Show the model each request with a first line naming its task (``@task lc-b-hex``; see
     :func:`helixmoe.tasks.task_label`): the example's own task in training, the intent model's prediction at
     inference (the system then needs ``router/intent``)."""
+    frame_requests: bool = False
+    """With ``task_hints``: a request for a value in some notation shows the model its task line and then only
+    the value's text (:func:`helixmoe.models.template.request_prompt`), not the English around it."""
+
+    @property
+    def prompt_style(self) -> str:
+        """How the experts see requests (:data:`helixmoe.models.template.PROMPT_STYLES`)."""
+        return "frame" if self.frame_requests else "hint" if self.task_hints else "plain"
+
+    @model_validator(mode="after")
+    def _check_frame_requests(self) -> TrainingConfig:
+        if self.frame_requests and not self.task_hints:
+            raise ValueError("training.frame_requests needs training.task_hints: the frame starts with the task line")
+        return self
 
     @model_validator(mode="after")
     def _check_report_to(self) -> TrainingConfig:

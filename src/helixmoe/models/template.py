@@ -13,11 +13,19 @@ the system's intent model at inference. A tiny model then transduces the value a
 out from unseen phrasings what is asked (on held-out phrasings it answered "valid" to one ood conversion in
 five without hints).
 
+With request framing as well (``training.frame_requests``), a request whose task is a value in some notation
+(one notation or ``multi:...``) shows the model the task line and then only the text of the value
+(:func:`helixmoe.hlx.find_value`: the code span, else the longest value in the request), not the English around
+it; other requests (``validate``, questions) keep their text after the task line. The English is read by the
+intent model, an n-gram classifier that handles held-out phrasings far better than a 1 M-parameter LM; the expert
+still does the whole conversion. :func:`request_prompt` is the one function training and inference call.
+
 Public API::
 
     USER, ASSISTANT, EOS, PAD, UNK, SPECIAL_TOKENS, IGNORE_INDEX
     render_prompt(prompt) -> str                 render_example(prompt, response) -> str
     with_task_hint(prompt, task) -> str          TASK_HINT
+    request_prompt(prompt, task, style) -> str   PROMPT_STYLES
     encode_prompt(tokenizer, prompt) -> list[int]
     encode_example(tokenizer, prompt, response, max_length=None) -> EncodedExample
 """
@@ -34,6 +42,7 @@ __all__ = [
     "EOS",
     "IGNORE_INDEX",
     "PAD",
+    "PROMPT_STYLES",
     "SPECIAL_TOKENS",
     "TASK_HINT",
     "UNK",
@@ -43,6 +52,7 @@ __all__ = [
     "encode_prompt",
     "render_example",
     "render_prompt",
+    "request_prompt",
     "with_task_hint",
 ]
 
@@ -57,6 +67,11 @@ SPECIAL_TOKENS: tuple[str, ...] = (PAD, EOS, UNK, USER, ASSISTANT)
 IGNORE_INDEX = -100
 #: The first line of a request with a task hint: ``TASK_HINT.format(task=...)``.
 TASK_HINT = "@task {task}\n"
+#: How the experts see a request: as written, after a task hint line, or framed (hint line + the value alone).
+PROMPT_STYLES = ("plain", "hint", "frame")
+#: Requests longer than this are never framed (the value search reads the whole text; no expert's context
+#: holds more anyway).
+_FRAME_MAX_CHARS = 8192
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,35 @@ class EncodedExample:
 def with_task_hint(prompt: str, task: str | None) -> str:
     """The request with its task hint line in front (unchanged when ``task`` is ``None``)."""
     return prompt if task is None else TASK_HINT.format(task=task) + prompt
+
+
+def request_prompt(prompt: str, task: str | None, style: str) -> str:
+    """The request as the experts see it in ``style`` (:data:`PROMPT_STYLES`) for the task label ``task``.
+
+    ``frame`` keeps only the value's text after the hint line when ``task`` is a value task and the request
+    holds a value (else it is ``hint``); ``task=None`` (no intent model, or an imported example) gives the
+    request unchanged.
+
+    Raises:
+        DataError: an unknown style.
+    """
+    if style not in PROMPT_STYLES:
+        raise DataError(f"unknown prompt style {style!r}; expected one of {', '.join(PROMPT_STYLES)}")
+    if style == "plain" or task is None:
+        return prompt
+    if style == "frame" and _is_value_task(task) and len(prompt) <= _FRAME_MAX_CHARS:
+        from helixmoe import hlx
+
+        found = hlx.find_value(prompt)
+        if found is not None:
+            return TASK_HINT.format(task=task) + found.text
+    return with_task_hint(prompt, task)
+
+
+def _is_value_task(task: str) -> bool:
+    from helixmoe import hlx
+
+    return task in hlx.TEXT_NOTATIONS or task.startswith("multi:")
 
 
 def render_prompt(prompt: str) -> str:

@@ -46,6 +46,7 @@ class HelixMoE:
         constrained: bool = False,
         max_new_tokens: int = 512,
         task_hints: bool = False,
+        frame_requests: bool = False,
     ) -> None:
         if verify not in POLICIES:
             raise ConfigError(f"unknown verify policy {verify!r}; expected one of {', '.join(POLICIES)}")
@@ -58,6 +59,8 @@ class HelixMoE:
         self.constrained = constrained
         self.max_new_tokens = max_new_tokens
         self.task_hints = task_hints
+        #: how the experts see a request (:data:`helixmoe.models.template.PROMPT_STYLES`)
+        self.prompt_style = "frame" if task_hints and frame_requests else "hint" if task_hints else "plain"
         if task_hints and verifier.intent is None:
             raise SystemLoadError(
                 "the experts were trained with task hints (training.task_hints) but there is no intent model "
@@ -120,6 +123,7 @@ class HelixMoE:
             constrained=constrained,
             max_new_tokens=max_new_tokens,
             task_hints=loaded.config.training.task_hints,
+            frame_requests=loaded.config.training.frame_requests,
         )
 
     @property
@@ -255,10 +259,10 @@ class HelixMoE:
         hints: Sequence[str | None],
     ) -> list[str]:
         """One mixed-expert generation batch; a row with a target decodes under its grammar."""
-        from helixmoe.models.template import encode_prompt, with_task_hint
+        from helixmoe.models.template import encode_prompt, request_prompt
 
         tok = self.pool.tokenizer
-        rows = [encode_prompt(tok, with_task_hint(t, h)) for t, h in zip(texts, hints)]
+        rows = [encode_prompt(tok, request_prompt(t, h, self.prompt_style)) for t, h in zip(texts, hints)]
         # per row: an answer never depends on its batch
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
@@ -273,10 +277,11 @@ class HelixMoE:
 
     def model_prompt(self, text: str) -> str:
         """The request as the experts see it: with the intent model's task hint line when the system was
-        trained with ``training.task_hints``, else unchanged."""
-        from helixmoe.models.template import with_task_hint
+        trained with ``training.task_hints`` (and only the value's text after it for a value task with
+        ``training.frame_requests``), else unchanged."""
+        from helixmoe.models.template import request_prompt
 
-        return with_task_hint(text, self.verifier.task(text) if self.task_hints else None)
+        return request_prompt(text, self.verifier.task(text) if self.task_hints else None, self.prompt_style)
 
     def token_limit(self, prompt_tokens: int, expert: str | None = None) -> int:
         """New-token cap for a prompt: the expert's fitted answer budget (``expert.json`` ``answer_tokens``:

@@ -109,8 +109,8 @@ def _general_phase(ctx: StageContext, tokenizer: Any, names: list[str]) -> Path 
         model=model,
         tokenizer=tokenizer,
         phase=phase,
-        train=pairs_of(train, cfg.task_hints),
-        val=pairs_of(val, cfg.task_hints)[:_VAL_LOSS_EXAMPLES],
+        train=pairs_of(train, cfg.prompt_style),
+        val=pairs_of(val, cfg.prompt_style)[:_VAL_LOSS_EXAMPLES],
         response_only=True,
         budget_s=_share(ctx, len(names) + 1),
     )
@@ -160,9 +160,9 @@ def _continuous_rounds(
             model=model,
             tokenizer=tokenizer,
             phase=cfg.experts,
-            train=pairs_of(fresh, cfg.task_hints),
-            val=pairs_of(val, cfg.task_hints)[:_VAL_LOSS_EXAMPLES],
-            eval_samples=eval_samples_of(val, cfg.experts.eval_samples, cfg.task_hints),
+            train=pairs_of(fresh, cfg.prompt_style),
+            val=pairs_of(val, cfg.prompt_style)[:_VAL_LOSS_EXAMPLES],
+            eval_samples=eval_samples_of(val, cfg.experts.eval_samples, cfg.prompt_style),
             grade=grade_sample,
             budget_s=ctx.remaining_s(),
             seed_offset=seed_offset + index,
@@ -190,16 +190,16 @@ def train_expert(
         init_dir = None
     model = _peft_model(ctx, name, init_dir)
     train, val = load_split(ctx, "train", name), load_split(ctx, "val", name)
-    hints = cfg.training.task_hints
+    style = cfg.training.prompt_style
     result = train_phase(
         ctx,
         name=f"experts/{name}",
         model=model,
         tokenizer=tokenizer,
         phase=phase,
-        train=pairs_of(train, hints),
-        val=pairs_of(val, hints)[:_VAL_LOSS_EXAMPLES],
-        eval_samples=eval_samples_of(val, phase.eval_samples, hints),
+        train=pairs_of(train, style),
+        val=pairs_of(val, style)[:_VAL_LOSS_EXAMPLES],
+        eval_samples=eval_samples_of(val, phase.eval_samples, style),
         grade=grade_sample,
         budget_s=budget_s,
         seed_offset=seed_offset,
@@ -220,7 +220,7 @@ def train_expert(
         "families": list(spec.families),
         "training": summary,
         "curriculum_init": init_dir is not None,
-        "answer_tokens": answer_budget(tokenizer, pairs_of(train, hints)),
+        "answer_tokens": answer_budget(tokenizer, pairs_of(train, style)),
     }
     if process_state().is_main_process:
         save_expert(model, ctx.layout.expert_dir(name), info)

@@ -52,7 +52,7 @@ def evaluate_experts(
     loaded = load_system(system_dir, experts=experts)
     pool = loaded.pool
     names = list(experts or loaded.config.experts)
-    hints = loaded.config.training.task_hints  # each example's own task: the experts alone, given the task
+    style = loaded.config.training.prompt_style  # each example's own task: the experts alone, given the task
     result: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
     for split in splits:
         path = Path(corpus_dir) / f"{split}.jsonl"
@@ -69,7 +69,7 @@ def evaluate_experts(
                 len(pool.tokenizer(e.response, add_special_tokens=False)["input_ids"]) for e in examples
             )
             answers = pool.generate(
-                [model_prompt(e, hints) for e in examples],
+                [model_prompt(e, style) for e in examples],
                 [None if bare_base else name] * len(examples),
                 max_new_tokens=longest + 16,
                 batch_size=batch_size,

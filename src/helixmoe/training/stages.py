@@ -65,23 +65,23 @@ def load_split(ctx: StageContext, split: str, expert: str | None = None) -> list
     return [e for e in examples if expert is None or e.expert == expert]
 
 
-def model_prompt(example: Any, hints: bool) -> str:
-    """The request as the model sees it: with its task hint line when ``hints`` (``training.task_hints``)."""
-    from helixmoe.models.template import with_task_hint
+def model_prompt(example: Any, style: str) -> str:
+    """The request as the model sees it in ``style`` (``training.prompt_style``), with the example's own task."""
+    from helixmoe.models.template import request_prompt
     from helixmoe.tasks import task_label
 
-    return with_task_hint(example.prompt, task_label(example.meta) if hints else None)
+    return request_prompt(example.prompt, task_label(example.meta), style)
 
 
-def pairs_of(examples: list[Any], hints: bool) -> list[TextPair]:
-    return [TextPair(prompt=model_prompt(e, hints), response=e.response) for e in examples]
+def pairs_of(examples: list[Any], style: str) -> list[TextPair]:
+    return [TextPair(prompt=model_prompt(e, style), response=e.response) for e in examples]
 
 
-def eval_samples_of(examples: list[Any], n: int, hints: bool) -> list[EvalSample]:
+def eval_samples_of(examples: list[Any], n: int, style: str) -> list[EvalSample]:
     """A fixed validation sample of ``n`` examples spread evenly over ``examples`` (all experts/families)."""
     step = max(1, len(examples) // max(1, n))
     return [
-        EvalSample(prompt=model_prompt(e, hints), reference=e.response, meta={"example": e})
+        EvalSample(prompt=model_prompt(e, style), reference=e.response, meta={"example": e})
         for e in examples[::step][:n]
     ]
 
@@ -148,8 +148,8 @@ def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
 
     def build() -> None:
         train = load_split(ctx, "train")
-        hints = cfg.training.task_hints
-        texts = [t for e in train for t in (model_prompt(e, hints), e.response)]
+        style = cfg.training.prompt_style
+        texts = [t for e in train for t in (model_prompt(e, style), e.response)]
         tok = train_tokenizer(
             texts, cfg.tokenizer.scheme, cfg.tokenizer.vocab_size, cfg.tokenizer.min_frequency
         )
@@ -194,16 +194,16 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     if budget is not None:
         budget = max(0.0, budget - (time.monotonic() - started))
     val = load_split(ctx, "val")
-    hints = cfg.training.task_hints
+    style = cfg.training.prompt_style
     result = train_phase(
         ctx,
         name="base",
         model=model,
         tokenizer=tokenizer,
         phase=cfg.training.base,
-        train=pairs_of(load_split(ctx, "train"), hints),
-        val=pairs_of(val[:: max(1, len(val) // 256)][:256], hints),
-        eval_samples=eval_samples_of(val, cfg.training.base.eval_samples, hints),
+        train=pairs_of(load_split(ctx, "train"), style),
+        val=pairs_of(val[:: max(1, len(val) // 256)][:256], style),
+        eval_samples=eval_samples_of(val, cfg.training.base.eval_samples, style),
         grade=grade_sample,
         response_only=False,
         budget_s=budget,
