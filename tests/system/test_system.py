@@ -119,11 +119,8 @@ def _with_task_hints(tiny_system: Path, tmp_path: Path, *, frame: bool = False) 
     return root
 
 
-def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path: Path) -> None:
-    moe = HelixMoE.load(_with_task_hints(tiny_system, tmp_path), device="cpu", cache_size=0)
-    request = "Convert to LC-R: [1, 2, 3]"
-    assert moe.model_prompt(request) == "@task lc-r\n" + request  # the intent model's task, then the request
-    assert moe.model_prompt("Is this valid LC-T? [1,2") == "@task validate\nIs this valid LC-T? [1,2"
+def _spy_on_prompts(moe: HelixMoE) -> list[str]:
+    """The decoded prompt of every row the system generates from, from now on."""
     seen: list[str] = []
     generate_ids = moe.pool.generate_ids
 
@@ -132,6 +129,15 @@ def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path:
         return generate_ids(rows, experts, caps, **kwargs)
 
     moe.pool.generate_ids = spy
+    return seen
+
+
+def test_task_hints_reach_the_expert_and_the_answer(tiny_system: Path, tmp_path: Path) -> None:
+    moe = HelixMoE.load(_with_task_hints(tiny_system, tmp_path), device="cpu", cache_size=0)
+    request = "Convert to LC-R: [1, 2, 3]"
+    assert moe.model_prompt(request) == "@task lc-r\n" + request  # the intent model's task, then the request
+    assert moe.model_prompt("Is this valid LC-T? [1,2") == "@task validate\nIs this valid LC-T? [1,2"
+    seen = _spy_on_prompts(moe)
     answer = moe.answer(request, verify="off")
     assert answer.task == "lc-r" and answer.to_dict()["task"] == "lc-r"
     assert seen == ["<|user|>@task lc-r\n" + request + "<|assistant|>"]
@@ -149,14 +155,7 @@ def test_framed_requests_show_the_expert_only_the_value(tiny_system: Path, tmp_p
     # no value to frame, or a verdict asked for: the request keeps its text (a framed value would tell
     # the model it parsed)
     assert moe.model_prompt("Is this valid LC-T? [1,2") == "@task validate\nIs this valid LC-T? [1,2"
-    seen: list[str] = []
-    generate_ids = moe.pool.generate_ids
-
-    def spy(rows, experts, caps, **kwargs):
-        seen.extend(moe.pool.tokenizer.decode(r) for r in rows)
-        return generate_ids(rows, experts, caps, **kwargs)
-
-    moe.pool.generate_ids = spy
+    seen = _spy_on_prompts(moe)
     moe.answer("Convert to LC-R: [1, 2, 3]", verify="flag")
     assert seen == ["<|user|>@task lc-r\n[1, 2, 3]<|assistant|>"]
 
