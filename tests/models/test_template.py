@@ -54,7 +54,10 @@ def test_request_prompt_styles() -> None:
     hexed = "translate the raw binary (hex) 50 00 0e 00 back to HLXL"
     assert request_prompt(hexed, "hlxl", "frame") == "@task hlxl\n50 00 0e 00"
     # verdicts and questions keep the English; so does a request with no value in it, or no task
-    assert request_prompt("is [1, 2] valid HLXL?", "validate", "frame") == "@task validate\nis [1, 2] valid HLXL?"
+    assert (
+        request_prompt("is [1, 2] valid HLXL?", "validate", "frame")
+        == "@task validate\nis [1, 2] valid HLXL?"
+    )
     assert request_prompt("what is LC-R?", "explain", "frame") == "@task explain\nwhat is LC-R?"
     assert request_prompt("to LC-R please", "lc-r", "frame") == "@task lc-r\nto LC-R please"
     assert request_prompt(request, None, "frame") == request

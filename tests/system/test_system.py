@@ -107,25 +107,31 @@ def test_missing_adapter_fails_at_load(tiny_system: Path, tmp_path: Path) -> Non
         HelixMoE.load(broken, device="cpu")
 
 
-def _with_task_hints(tiny_system: Path, tmp_path: Path, *, frame: bool = False) -> Path:
+def _with_task_hints(
+    tiny_system: Path, tmp_path: Path, *, frame: bool = False, aligned: bool = False
+) -> Path:
     import yaml
 
-    root = tmp_path / ("framed" if frame else "hinted")
+    root = tmp_path / ("aligned" if aligned else "framed" if frame else "hinted")
     shutil.copytree(tiny_system, root)
     config = yaml.safe_load((root / "system.yaml").read_text())
     config.setdefault("training", {})["task_hints"] = True
     config["training"]["frame_requests"] = frame
+    config["training"]["aligned_positions"] = aligned
     (root / "system.yaml").write_text(yaml.safe_dump(config))
     return root
 
 
-def _spy_on_prompts(moe: HelixMoE) -> list[str]:
-    """The decoded prompt of every row the system generates from, from now on."""
+def _spy_on_prompts(moe: HelixMoE, firsts: list[int | None] | None = None) -> list[str]:
+    """The decoded prompt of every row the system generates from, from now on (and, into ``firsts``, the
+    position of each row's first answer token, ``None`` where the decoder's default applies)."""
     seen: list[str] = []
     generate_ids = moe.pool.generate_ids
 
     def spy(rows, experts, caps, **kwargs):
         seen.extend(moe.pool.tokenizer.decode(r) for r in rows)
+        if firsts is not None:
+            firsts.extend(kwargs.get("first_positions") or [None] * len(rows))
         return generate_ids(rows, experts, caps, **kwargs)
 
     moe.pool.generate_ids = spy
@@ -158,6 +164,38 @@ def test_framed_requests_show_the_expert_only_the_value(tiny_system: Path, tmp_p
     seen = _spy_on_prompts(moe)
     moe.answer("Convert to LC-R: [1, 2, 3]", verify="flag")
     assert seen == ["<|user|>@task lc-r\n[1, 2, 3]<|assistant|>"]
+
+
+def test_aligned_positions_reach_the_decoder(tiny_system: Path, tmp_path: Path) -> None:
+    from helixmoe.models.template import aligned_value_at, encode_request
+
+    moe = HelixMoE.load(
+        _with_task_hints(tiny_system, tmp_path, frame=True, aligned=True), device="cpu", cache_size=0
+    )
+    assert moe.prompt_style == "aligned"
+    firsts: list[int | None] = []
+    seen = _spy_on_prompts(moe, firsts)
+    requests = ["Convert to LC-R: [1, 2, 3]", "Is this valid LC-T? [1,2"]
+    answers = moe.batch(requests, verify="off")
+    assert seen == [
+        "<|user|>@task lc-r\n[1, 2, 3]<|assistant|>",
+        "<|user|>@task validate\nIs this valid LC-T? [1,2<|assistant|>",
+    ]
+    framed = encode_request(
+        moe.pool.tokenizer, "@task lc-r\n[1, 2, 3]", aligned_value_at("@task lc-r\n[1, 2, 3]")
+    )
+    plain = encode_request(moe.pool.tokenizer, "@task validate\nIs this valid LC-T? [1,2")
+    # the conversion's answer sits on the value's positions; the verdict continues after its prompt
+    assert firsts == [framed.answer_position, plain.answer_position]
+    assert framed.answer_position < len(framed.ids)
+    # the answers are the decoder's with those positions
+    expected = moe.pool.generate_ids(
+        [framed.ids],
+        [answers[0].expert],
+        [moe.token_limit(len(framed.ids), answers[0].expert)],
+        first_positions=[framed.answer_position],
+    )
+    assert answers[0].text == moe.pool.tokenizer.decode(expected[0], skip_special_tokens=True).strip()
 
 
 def test_task_hints_need_the_intent_model(tiny_system: Path, tmp_path: Path) -> None:

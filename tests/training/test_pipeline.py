@@ -318,3 +318,48 @@ def test_copy_pairs_are_seeded_random_strings_of_ordinary_tokens():
     lengths = [len(tok.encode(p.prompt, add_special_tokens=False)) for p in pairs]
     assert min(lengths) >= 1 and max(lengths) <= 6 * 2  # pieces may re-merge or split a little
     assert len({p.prompt for p in pairs}) > 45
+
+
+def test_aligned_positions_train_and_serve_the_same_positions(tmp_path, tiny_config, monkeypatch):
+    from helixmoe.system import HelixMoE
+    from helixmoe.tasks import generate
+    from helixmoe.training import data, exact_match
+    from helixmoe.training.pipeline import train_system
+    from helixmoe.training.stages import eval_samples_of, pairs_of
+
+    examples = generate(8, seed=0, split="train", experts=["runic"])
+    pairs = pairs_of(examples, "aligned")
+    assert [p.prompt for p in pairs] == [p.prompt for p in pairs_of(examples, "frame")]
+    for pair in pairs:  # conversions align to their framed value; the rest keep ordinary positions
+        framed = pair.prompt.split("\n", 1)[0].removeprefix("@task ") in ("hlxl", "lc-r")
+        assert pair.value_at == (pair.prompt.index("\n") + 1 if framed else None)
+    assert any(p.value_at is not None for p in pairs) and all(
+        p.value_at is None for p in pairs_of(examples, "frame")
+    )
+    assert [s.value_at for s in eval_samples_of(examples, 8, "aligned")] == [p.value_at for p in pairs]
+
+    collated, evaluated = [], []
+    collator = data.make_collator
+    monkeypatch.setattr(
+        "helixmoe.training.phases.make_collator",
+        lambda tok: lambda rows: collated.append(collator(tok)(rows)) or collated[-1],
+    )
+    aligned_eval = exact_match.ExactMatchEvaluator._aligned
+    monkeypatch.setattr(
+        exact_match.ExactMatchEvaluator,
+        "_aligned",
+        lambda self, m: evaluated.append(1) or aligned_eval(self, m),
+    )
+    overrides = [
+        "training.task_hints=true",
+        "training.frame_requests=true",
+        "training.aligned_positions=true",
+    ]
+    config = load_config(tiny_config, [*overrides, "training.curriculum.general_steps=0"])
+    out = tmp_path / "aligned"
+    train_system(config, out, final_eval_limit=2)
+    assert any("position_ids" in batch for batch in collated)  # the base and the experts trained on them
+    assert evaluated  # best-at-end graded answers decoded at the aligned positions
+    moe = HelixMoE.load(out, device="cpu")
+    assert moe.prompt_style == "aligned"
+    assert isinstance(moe.query("Convert to LC-R: [1, 2]", verify="off"), str)

@@ -6,9 +6,9 @@ import importlib.util
 
 import pytest
 import yaml
-from conftest import make_model, make_tokenizer
 from safetensors.torch import load_file
 
+from conftest import make_model, make_tokenizer
 from helixmoe.config import load_config
 from helixmoe.training.pipeline import train_system
 

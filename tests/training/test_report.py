@@ -35,7 +35,8 @@ def test_bare_base_answers_every_slice_without_an_adapter(
     write_corpus(tmp_path / "test.jsonl", examples)
     pool = _Pool({e.prompt: e.response for e in examples})
     config = SimpleNamespace(
-        experts={"ascii": None, "runic": None}, training=SimpleNamespace(task_hints=False, prompt_style="plain")
+        experts={"ascii": None, "runic": None},
+        training=SimpleNamespace(task_hints=False, prompt_style="plain"),
     )
     loaded = SimpleNamespace(pool=pool, config=config)
     monkeypatch.setattr("helixmoe.models.layout.load_system", lambda *a, **k: loaded)

@@ -230,16 +230,30 @@ class TrainingConfig(Section):
     frame_requests: bool = False
     """With ``task_hints``: a request for a value in some notation shows the model its task line and then only
     the value's text (:func:`helixmoe.models.template.request_prompt`), not the English around it."""
+    aligned_positions: bool = False
+    """With ``frame_requests``: the answer to a framed single-notation request gets the position ids of the
+    framed value (answer token ``k`` sits where value token ``k`` sits) instead of the ones after the prompt
+    (*position coupling*, Cho et al. 2024), so copying the value needs no counting
+    (:func:`helixmoe.models.template.encode_request`). Our runtime honours it; an engine that numbers positions
+    itself (vLLM, HF ``generate``) does not, so export such a system with that in mind."""
 
     @property
     def prompt_style(self) -> str:
         """How the experts see requests (:data:`helixmoe.models.template.PROMPT_STYLES`)."""
+        if self.aligned_positions:
+            return "aligned"
         return "frame" if self.frame_requests else "hint" if self.task_hints else "plain"
 
     @model_validator(mode="after")
     def _check_frame_requests(self) -> TrainingConfig:
         if self.frame_requests and not self.task_hints:
-            raise ValueError("training.frame_requests needs training.task_hints: the frame starts with the task line")
+            raise ValueError(
+                "training.frame_requests needs training.task_hints: the frame starts with the task line"
+            )
+        if self.aligned_positions and not self.frame_requests:
+            raise ValueError(
+                "training.aligned_positions needs training.frame_requests: positions align to the framed value"
+            )
         return self
 
     @model_validator(mode="after")

@@ -64,6 +64,7 @@ def greedy_decode(
     adapter_names: Sequence[str] | None = None,
     logits_processor: Processor | None = None,
     batch_size: int | None = None,
+    first_positions: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """Greedy new tokens per row, without the EOS; rows leave the batch when finished.
 
@@ -80,6 +81,8 @@ def greedy_decode(
         adapter_names: PEFT adapter per row, (B,) (``"__base__"``: no adapter); needs a PEFT model.
         logits_processor: Called as ``processor(input_ids (B, T), scores (B, V)) -> scores`` each step.
         batch_size: Rows per micro-batch (default: all).
+        first_positions: Position id of each row's first new token, (B,) (default: its prompt length, as
+            ``generate``); the aligned answers of :func:`helixmoe.models.template.encode_request`.
 
     Returns:
         New token ids per row, in the order of ``prompt_ids``, (B, <= cap).
@@ -88,6 +91,9 @@ def greedy_decode(
         ConfigError: lengths differ, an empty prompt or a negative cap.
     """
     _check(prompt_ids, max_new_tokens, adapter_names)
+    starts = [len(r) for r in prompt_ids] if first_positions is None else list(first_positions)
+    if len(starts) != len(prompt_ids):
+        raise ConfigError(f"{len(prompt_ids)} prompts but {len(starts)} first positions")
     todo = [i for i in range(len(prompt_ids)) if max_new_tokens[i] > 0]
     if logits_processor is None:
         todo.sort(key=lambda i: len(prompt_ids[i]))
@@ -102,6 +108,7 @@ def greedy_decode(
             None if adapter_names is None else [adapter_names[i] for i in part],
             logits_processor,
             (eos_token_id, pad_token_id),
+            [starts[i] for i in part],
         )
         for i, row in zip(part, rows):
             out[i] = row
@@ -139,6 +146,7 @@ def _decode_batch(
     names: list[str] | None,
     processor: Processor | None,
     special: tuple[int, int],
+    starts: Sequence[int],
 ) -> list[list[int]]:
     eos, pad = special
     out: list[list[int]] = [[] for _ in rows]
@@ -147,6 +155,8 @@ def _decode_batch(
     with torch.inference_mode(), contextlib.ExitStack() as hooks:
         lora = StackedLoRA.of(model) if names is not None else None
         logits, live = _prefill(model, rows, names, pad, lora)  # (B, V), rows in order of prompt length
+        # the step below adds one to reach each row's first answer position
+        live.position = torch.tensor([[starts[i] - 1] for i in live.index], device=live.position.device)
         hooks.enter_context(row_adapters(model, live.names, lora))
         while True:
             if seen is not None:

@@ -43,7 +43,7 @@ from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.base import is_quantized, save_base
 from helixmoe.models.decoding import greedy_decode
 from helixmoe.models.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS, EXPERT_META, atomic_dir
-from helixmoe.models.template import encode_prompt
+from helixmoe.models.template import encode_request
 
 __all__ = ["ExpertPool", "lora_to_peft"]
 
@@ -172,6 +172,7 @@ class ExpertPool:
         prompts: Sequence[str],
         experts: Sequence[str | None],
         max_new_tokens: int | Sequence[int] = 128,
+        value_at: Sequence[int | None] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Greedy answers for prompts (rendered with the shared template), one expert per row.
@@ -180,10 +181,15 @@ class ExpertPool:
             prompts: User requests, (B,).
             experts: Expert name per row, (B,); ``None`` = the bare base.
             max_new_tokens: Generation limit, for every row or one per row (B,).
+            value_at: Per row, align the answer's positions to the value at this offset of the prompt
+                (:func:`~helixmoe.models.template.encode_request`), ``None`` = ordinary positions; (B,).
             **kwargs: Passed to :meth:`generate_ids` (``batch_size``, ``logits_processor``...).
         """
-        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
-        out = self.generate_ids(ids, experts, max_new_tokens, **kwargs)
+        offsets = [None] * len(prompts) if value_at is None else list(value_at)
+        requests = [encode_request(self.tokenizer, p, at) for p, at in zip(prompts, offsets, strict=True)]
+        if any(at is not None for at in offsets):
+            kwargs["first_positions"] = [r.answer_position for r in requests]
+        out = self.generate_ids([r.ids for r in requests], experts, max_new_tokens, **kwargs)
         return [self.tokenizer.decode(row, skip_special_tokens=True) for row in out]
 
     def generate_ids(
@@ -193,6 +199,7 @@ class ExpertPool:
         max_new_tokens: int | Sequence[int] = 128,
         batch_size: int | None = None,
         logits_processor: Any = None,
+        first_positions: Sequence[int] | None = None,
         **generate_kwargs: Any,
     ) -> list[list[int]]:
         """Greedy generation for a mixed-expert batch; each row stops at its first EOS or its own cap.
@@ -207,6 +214,8 @@ class ExpertPool:
             batch_size: Rows per forward batch (default: all at once).
             logits_processor: Called on the scores of every step, as in HF ``generate`` (it sees the whole
                 batch, finished rows fed EOS), e.g. a grammar constraint.
+            first_positions: Position id of each row's first answer token, (B,) (aligned answers,
+                :class:`~helixmoe.models.template.EncodedPrompt`); default: right after its prompt.
             **generate_kwargs: Any other HF ``generate`` argument; then HF ``generate`` runs instead (every
                 row of a batch steps until the last one stops).
 
@@ -227,6 +236,8 @@ class ExpertPool:
             self.model.eval()
         try:
             if generate_kwargs:
+                if first_positions is not None:
+                    raise ConfigError("aligned answer positions need the built-in decoder, not HF generate")
                 if logits_processor is not None:
                     generate_kwargs["logits_processor"] = logits_processor
                 return self._hf_generate(prompt_ids, names, caps, batch_size, generate_kwargs)
@@ -239,6 +250,7 @@ class ExpertPool:
                 adapter_names=names,
                 logits_processor=logits_processor,
                 batch_size=batch_size,
+                first_positions=first_positions,
             )
         finally:
             if was_training:

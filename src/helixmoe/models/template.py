@@ -20,6 +20,16 @@ it; other requests (``validate``, questions) keep their text after the task line
 intent model, an n-gram classifier that handles held-out phrasings far better than a 1 M-parameter LM; the expert
 still does the whole conversion. :func:`request_prompt` is the one function training and inference call.
 
+With aligned positions as well (``training.aligned_positions``, *position coupling* after Cho et al. 2024,
+"Position Coupling: Improving Length Generalization of Arithmetic Transformers"), the answer to a framed
+single-notation request does not continue the prompt's position ids: answer token ``k`` gets the position id
+of value token ``k + 1``, the token it most likely copies next. A conversion between text notations is mostly
+a token-for-token copy with a few structural tokens swapped, and a 1 M-parameter model loses its place in a
+long value (drops or repeats keys); with the positions coupled, "where am I in the value" is a fixed relative
+offset that a rotary attention head finds without counting. :func:`encode_request` gives the prompt's ids
+and the position id of the first answer token; :func:`encode_example` the whole example's ``position_ids``.
+Measured in ``benchmarks/bench_learnability.py --aligned`` and the demo (README, "Aligned positions").
+
 Public API::
 
     USER, ASSISTANT, EOS, PAD, UNK, SPECIAL_TOKENS, IGNORE_INDEX
@@ -27,7 +37,8 @@ Public API::
     with_task_hint(prompt, task) -> str          TASK_HINT
     request_prompt(prompt, task, style) -> str   PROMPT_STYLES
     encode_prompt(tokenizer, prompt) -> list[int]
-    encode_example(tokenizer, prompt, response, max_length=None) -> EncodedExample
+    aligned_value_at(prompt) -> int | None       encode_request(tokenizer, prompt, value_at) -> EncodedPrompt
+    encode_example(tokenizer, prompt, response, max_length=None, value_at=None) -> EncodedExample
 """
 
 from __future__ import annotations
@@ -48,8 +59,11 @@ __all__ = [
     "UNK",
     "USER",
     "EncodedExample",
+    "EncodedPrompt",
+    "aligned_value_at",
     "encode_example",
     "encode_prompt",
+    "encode_request",
     "render_example",
     "render_prompt",
     "request_prompt",
@@ -67,8 +81,9 @@ SPECIAL_TOKENS: tuple[str, ...] = (PAD, EOS, UNK, USER, ASSISTANT)
 IGNORE_INDEX = -100
 #: The first line of a request with a task hint: ``TASK_HINT.format(task=...)``.
 TASK_HINT = "@task {task}\n"
-#: How the experts see a request: as written, after a task hint line, or framed (hint line + the value alone).
-PROMPT_STYLES = ("plain", "hint", "frame")
+#: How the experts see a request: as written, after a task hint line, framed (hint line + the value alone), or
+#: framed with the answer's positions aligned to the value (``aligned``: the text is ``frame``'s).
+PROMPT_STYLES = ("plain", "hint", "frame", "aligned")
 #: Requests longer than this are never framed (the value search reads the whole text; no expert's context
 #: holds more anyway).
 _FRAME_MAX_CHARS = 8192
@@ -82,11 +97,14 @@ class EncodedExample:
         input_ids: Prompt, response and EOS token ids, (T,).
         labels: ``input_ids`` with the prompt positions set to :data:`IGNORE_INDEX`, (T,).
         prompt_length: Number of prompt tokens (the response starts at this index).
+        position_ids: Position ids, (T,), when the answer is aligned to a value (:func:`encode_request`).
     """
 
     input_ids: list[int]
     labels: list[int]
     prompt_length: int
+    position_ids: list[int] | None = None
+    """Position ids, (T,), when the answer's positions are aligned to a value (else the model numbers them)."""
 
     @property
     def response_mask(self) -> list[bool]:
@@ -102,7 +120,7 @@ def with_task_hint(prompt: str, task: str | None) -> str:
 def request_prompt(prompt: str, task: str | None, style: str) -> str:
     """The request as the experts see it in ``style`` (:data:`PROMPT_STYLES`) for the task label ``task``.
 
-    ``frame`` keeps only the value's text after the hint line when ``task`` is a value task and the request
+    ``frame`` (and ``aligned``) keeps only the value's text after the hint line when ``task`` is a value task and the request
     holds a value (else it is ``hint``); ``task=None`` (no intent model, or an imported example) gives the
     request unchanged.
 
@@ -113,7 +131,7 @@ def request_prompt(prompt: str, task: str | None, style: str) -> str:
         raise DataError(f"unknown prompt style {style!r}; expected one of {', '.join(PROMPT_STYLES)}")
     if style == "plain" or task is None:
         return prompt
-    if style == "frame" and _is_value_task(task) and len(prompt) <= _FRAME_MAX_CHARS:
+    if style in ("frame", "aligned") and _is_value_task(task) and len(prompt) <= _FRAME_MAX_CHARS:
         from helixmoe import hlx
 
         found = hlx.find_value(prompt)
@@ -143,8 +161,58 @@ def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
     return list(tokenizer.encode(render_prompt(prompt), add_special_tokens=False))
 
 
+@dataclass(frozen=True)
+class EncodedPrompt:
+    """A request's token ids and where its answer's positions start.
+
+    Attributes:
+        ids: Token ids of :func:`render_prompt`, (T,).
+        answer_position: Position id of the first answer token: ``T`` (right after the prompt) unless the
+            answer is aligned to a value in the prompt.
+    """
+
+    ids: list[int]
+    answer_position: int
+
+
+def aligned_value_at(prompt: str) -> int | None:
+    """Where the value starts in a request framed for one text notation (``@task lc-r\\n<value>``), else ``None``.
+
+    The answer to such a request is that value in another notation, so its positions can align with the value's
+    (``training.aligned_positions``); other requests (``validate``, questions, ``multi:...``) answer in other
+    shapes and keep ordinary positions.
+    """
+    head, newline, _ = prompt.partition("\n")
+    task = head.removeprefix("@task ")
+    if not newline or task == head:
+        return None
+    from helixmoe import hlx
+
+    return len(head) + 1 if task in hlx.TEXT_NOTATIONS else None
+
+
+def encode_request(tokenizer: Any, prompt: str, value_at: int | None = None) -> EncodedPrompt:
+    """Token ids of :func:`render_prompt` and the position id of the first answer token.
+
+    With ``value_at`` (a character offset into ``prompt``, e.g. :func:`aligned_value_at`), the text before
+    and from the offset are tokenised apart, so the value's first token starts exactly there, and the answer
+    token ``k`` gets the position id of value token ``k + 1`` (position coupling; see the module docstring).
+    Without it the ids are :func:`encode_prompt`'s and the answer continues the prompt's positions.
+    """
+    if value_at is None:
+        ids = encode_prompt(tokenizer, prompt)
+        return EncodedPrompt(ids=ids, answer_position=len(ids))
+    head = list(tokenizer.encode(USER + prompt[:value_at], add_special_tokens=False))
+    rest = list(tokenizer.encode(prompt[value_at:] + ASSISTANT, add_special_tokens=False))
+    return EncodedPrompt(ids=head + rest, answer_position=len(head) + 1)
+
+
 def encode_example(
-    tokenizer: Any, prompt: str, response: str, max_length: int | None = None
+    tokenizer: Any,
+    prompt: str,
+    response: str,
+    max_length: int | None = None,
+    value_at: int | None = None,
 ) -> EncodedExample:
     """Tokenise one example with the loss on the response (and EOS) only.
 
@@ -154,6 +222,8 @@ def encode_example(
         response: The expected answer.
         max_length: If given, an example longer than this raises instead of being silently truncated
             (a truncated example would lose its EOS and teach the model never to stop).
+        value_at: Align the response's positions to the value at this character offset of ``prompt``
+            (:func:`encode_request`); the example then carries ``position_ids``.
 
     Raises:
         DataError: the tokenizer has no EOS token, or the example is longer than ``max_length``.
@@ -161,7 +231,8 @@ def encode_example(
     eos = tokenizer.eos_token_id
     if eos is None:
         raise DataError("the tokenizer has no eos_token; cannot mark the end of a response")
-    prompt_ids = encode_prompt(tokenizer, prompt)
+    request = encode_request(tokenizer, prompt, value_at)
+    prompt_ids = request.ids
     response_ids = [*tokenizer.encode(response, add_special_tokens=False), eos]
     input_ids = prompt_ids + response_ids
     if max_length is not None and len(input_ids) > max_length:
@@ -169,4 +240,10 @@ def encode_example(
             f"example of {len(input_ids)} tokens exceeds max_length {max_length}: {prompt[:60]!r}"
         )
     labels = [IGNORE_INDEX] * len(prompt_ids) + response_ids
-    return EncodedExample(input_ids=input_ids, labels=labels, prompt_length=len(prompt_ids))
+    positions = None
+    if value_at is not None:
+        start = request.answer_position
+        positions = [*range(len(prompt_ids)), *range(start, start + len(response_ids))]
+    return EncodedExample(
+        input_ids=input_ids, labels=labels, prompt_length=len(prompt_ids), position_ids=positions
+    )

@@ -47,6 +47,7 @@ class HelixMoE:
         max_new_tokens: int = 512,
         task_hints: bool = False,
         frame_requests: bool = False,
+        aligned_positions: bool = False,
     ) -> None:
         if verify not in POLICIES:
             raise ConfigError(f"unknown verify policy {verify!r}; expected one of {', '.join(POLICIES)}")
@@ -61,6 +62,8 @@ class HelixMoE:
         self.task_hints = task_hints
         #: how the experts see a request (:data:`helixmoe.models.template.PROMPT_STYLES`)
         self.prompt_style = "frame" if task_hints and frame_requests else "hint" if task_hints else "plain"
+        if aligned_positions and self.prompt_style == "frame":
+            self.prompt_style = "aligned"
         if task_hints and verifier.intent is None:
             raise SystemLoadError(
                 "the experts were trained with task hints (training.task_hints) but there is no intent model "
@@ -124,6 +127,7 @@ class HelixMoE:
             max_new_tokens=max_new_tokens,
             task_hints=loaded.config.training.task_hints,
             frame_requests=loaded.config.training.frame_requests,
+            aligned_positions=loaded.config.training.aligned_positions,
         )
 
     @property
@@ -259,10 +263,13 @@ class HelixMoE:
         hints: Sequence[str | None],
     ) -> list[str]:
         """One mixed-expert generation batch; a row with a target decodes under its grammar."""
-        from helixmoe.models.template import encode_prompt, request_prompt
+        from helixmoe.models.template import aligned_value_at, encode_request, request_prompt
 
         tok = self.pool.tokenizer
-        rows = [encode_prompt(tok, request_prompt(t, h, self.prompt_style)) for t, h in zip(texts, hints)]
+        prompts = [request_prompt(t, h, self.prompt_style) for t, h in zip(texts, hints)]
+        aligned = self.prompt_style == "aligned"
+        requests = [encode_request(tok, p, aligned_value_at(p) if aligned else None) for p in prompts]
+        rows = [r.ids for r in requests]
         # per row: an answer never depends on its batch
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
@@ -272,6 +279,8 @@ class HelixMoE:
             kwargs["logits_processor"] = grammar_processor(tok, list(targets), max(limits))
         # a grammar-constrained row is budgeted to finish within max(limits): that is its cap, not its own
         caps = [max(limits) if target is not None else cap for cap, target in zip(limits, targets)]
+        if aligned:
+            kwargs["first_positions"] = [r.answer_position for r in requests]
         ids = self.pool.generate_ids(rows, list(experts), caps, **kwargs)
         return [tok.decode(row, skip_special_tokens=True).strip() for row in ids]
 

@@ -124,7 +124,15 @@ def iter_in_distribution(
         name, prompt, response, expert, meta = next(stream)
         split = prompt_split(prompt)
         if made[split] < need[split]:
-            yield Example(f"{_id_prefix(split, seed, experts)}-{made[split]:07d}", name, expert, prompt, response, split, meta)
+            yield Example(
+                f"{_id_prefix(split, seed, experts)}-{made[split]:07d}",
+                name,
+                expert,
+                prompt,
+                response,
+                split,
+                meta,
+            )
             made[split] += 1
 
 

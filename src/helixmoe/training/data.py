@@ -14,7 +14,7 @@ padding) and then shuffles the order of the batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,15 @@ __all__ = ["EncodedDataset", "ShuffledLengthGroupedSampler", "TextPair", "encode
 
 @dataclass(frozen=True)
 class TextPair:
-    """One example as text: the user's prompt (no template) and the reference response."""
+    """One example as text: the user's prompt (no template) and the reference response.
+
+    ``value_at``: align the response's positions to the value at this character offset of the prompt
+    (``training.aligned_positions``; :func:`helixmoe.models.template.encode_request`), ``None`` = ordinary.
+    """
 
     prompt: str
     response: str
+    value_at: int | None = None
 
 
 def encode_pair(
@@ -47,9 +52,14 @@ def encode_pair(
         DataError: no EOS token, or the example does not fit in ``max_len`` tokens (truncating would
             teach a cut answer that never stops).
     """
-    encoded = encode_example(tokenizer, pair.prompt, pair.response, max_length=max_len)
+    encoded = encode_example(
+        tokenizer, pair.prompt, pair.response, max_length=max_len, value_at=pair.value_at
+    )
     labels = encoded.labels if response_only else list(encoded.input_ids)
-    return {"input_ids": encoded.input_ids, "attention_mask": [1] * len(encoded.input_ids), "labels": labels}
+    row = {"input_ids": encoded.input_ids, "attention_mask": [1] * len(encoded.input_ids), "labels": labels}
+    if encoded.position_ids is not None:
+        row["position_ids"] = encoded.position_ids
+    return row
 
 
 class EncodedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
@@ -92,13 +102,31 @@ class EncodedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         return sum(len(row["input_ids"]) for row in self.rows)
 
 
-def make_collator(tokenizer: Any) -> DataCollatorForSeq2Seq:
-    """Right-padding collator that pads ``labels`` with ``-100`` (the tokenizer must have a pad token)."""
+def make_collator(tokenizer: Any) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
+    """Right-padding collator that pads ``labels`` with ``-100`` (the tokenizer must have a pad token).
+
+    Rows with ``position_ids`` (aligned answers) get them padded too; a batch where some rows have them
+    and others not numbers the others ``0..T-1``, as the model would.
+    """
     if tokenizer.pad_token_id is None:
         raise DataError("the tokenizer has no pad token")
-    return DataCollatorForSeq2Seq(
+    seq2seq = DataCollatorForSeq2Seq(
         tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX, return_tensors="pt"
     )
+
+    def collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        if not any("position_ids" in row for row in rows):
+            return dict(seq2seq(rows))
+        positions = [row.get("position_ids") or list(range(len(row["input_ids"]))) for row in rows]
+        batch = dict(seq2seq([{k: v for k, v in row.items() if k != "position_ids"} for row in rows]))
+        width = batch["input_ids"].shape[1]
+        # padding continues each row's numbering; its keys are masked out and its labels ignored
+        batch["position_ids"] = torch.tensor(
+            [p + list(range(p[-1] + 1, p[-1] + 1 + width - len(p))) for p in positions]
+        )  # (B, T)
+        return batch
+
+    return collate
 
 
 class ShuffledLengthGroupedSampler(torch.utils.data.Sampler[int]):

@@ -21,11 +21,16 @@ __all__ = ["EvalSample", "ExactMatchEvaluator", "exact_string", "generate_batch"
 
 @dataclass(frozen=True)
 class EvalSample:
-    """A validation prompt (the user's text, no template), its reference and grading context (``meta``)."""
+    """A validation prompt (the user's text, no template), its reference and grading context (``meta``).
+
+    ``value_at``: the answer's positions align to the value at this offset of the prompt
+    (:func:`helixmoe.models.template.encode_request`); ``None`` = ordinary positions.
+    """
 
     prompt: str
     reference: str
     meta: dict[str, Any] = field(default_factory=dict)
+    value_at: int | None = None
 
 
 #: ``grade(sample, prediction) -> True`` when the prediction is exactly right.
@@ -95,7 +100,9 @@ class ExactMatchEvaluator:
 
     def __call__(self, model: Any) -> dict[str, float]:
         predictions: list[str] = []
-        for start in range(0, len(self.samples), self.batch_size):
+        if any(s.value_at is not None for s in self.samples):
+            predictions = self._aligned(model)
+        for start in range(len(predictions), len(self.samples), self.batch_size):
             chunk = self.samples[start : start + self.batch_size]
             predictions += generate_batch(
                 model,
@@ -106,3 +113,26 @@ class ExactMatchEvaluator:
         self.last_predictions = predictions
         correct = sum(self.grade(s, p) for s, p in zip(self.samples, predictions, strict=True))
         return {"exact_match": correct / len(self.samples)}
+
+    def _aligned(self, model: Any) -> list[str]:
+        """Every sample through :func:`~helixmoe.models.decoding.greedy_decode` with its own answer positions
+        (HF ``generate`` numbers positions itself, so it cannot decode aligned answers)."""
+        from helixmoe.models.decoding import greedy_decode
+        from helixmoe.models.template import encode_request
+
+        requests = [encode_request(self.tokenizer, s.prompt, s.value_at) for s in self.samples]
+        was_training = model.training
+        model.eval()
+        try:
+            rows = greedy_decode(
+                model,
+                [r.ids for r in requests],
+                [self.max_new_tokens] * len(requests),
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                batch_size=self.batch_size,
+                first_positions=[r.answer_position for r in requests],
+            )
+        finally:
+            model.train(was_training)
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows]

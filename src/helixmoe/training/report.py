@@ -47,7 +47,7 @@ def evaluate_experts(
     """
     from helixmoe.models.layout import load_system
     from helixmoe.tasks import grade, load_corpus
-    from helixmoe.training.stages import model_prompt
+    from helixmoe.training.stages import model_prompt, value_at
 
     loaded = load_system(system_dir, experts=experts)
     pool = loaded.pool
@@ -68,11 +68,13 @@ def evaluate_experts(
             longest = max(
                 len(pool.tokenizer(e.response, add_special_tokens=False)["input_ids"]) for e in examples
             )
+            prompts = [model_prompt(e, style) for e in examples]
             answers = pool.generate(
-                [model_prompt(e, style) for e in examples],
+                prompts,
                 [None if bare_base else name] * len(examples),
                 max_new_tokens=longest + 16,
                 batch_size=batch_size,
+                value_at=[value_at(p, style) for p in prompts],
             )
             grades = [grade(e, a) for e, a in zip(examples, answers, strict=True)]
             result[name][split] = {

@@ -12,6 +12,7 @@ Trainer (corpus, tokenizer, final artifacts), and the others wait for it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -73,17 +74,26 @@ def model_prompt(example: Any, style: str) -> str:
     return request_prompt(example.prompt, task_label(example.meta), style)
 
 
+def value_at(prompt: str, style: str) -> int | None:
+    """Where the answer's positions align in the model prompt ``prompt`` (only in the ``aligned`` style)."""
+    from helixmoe.models.template import aligned_value_at
+
+    return aligned_value_at(prompt) if style == "aligned" else None
+
+
 def pairs_of(examples: list[Any], style: str) -> list[TextPair]:
-    return [TextPair(prompt=model_prompt(e, style), response=e.response) for e in examples]
+    prompts = [model_prompt(e, style) for e in examples]
+    return [TextPair(p, e.response, value_at(p, style)) for p, e in zip(prompts, examples, strict=True)]
 
 
 def eval_samples_of(examples: list[Any], n: int, style: str) -> list[EvalSample]:
     """A fixed validation sample of ``n`` examples spread evenly over ``examples`` (all experts/families)."""
     step = max(1, len(examples) // max(1, n))
-    return [
-        EvalSample(prompt=model_prompt(e, style), reference=e.response, meta={"example": e})
-        for e in examples[::step][:n]
-    ]
+    samples = []
+    for e in examples[::step][:n]:
+        prompt = model_prompt(e, style)
+        samples.append(EvalSample(prompt, e.response, {"example": e}, value_at(prompt, style)))
+    return samples
 
 
 def grade_sample(sample: EvalSample, prediction: str) -> bool:
@@ -252,13 +262,16 @@ def copy_warmup(
             "scheduler": "constant_with_warmup",
         }
     )
+    pairs = copy_pairs(tokenizer, warm.examples, warm.min_tokens, warm.max_tokens, cfg.seed)
+    if cfg.aligned_positions:  # the copy is aligned to the whole prompt, as answers to framed values are
+        pairs = [dataclasses.replace(pair, value_at=0) for pair in pairs]
     result = train_phase(
         ctx,
         name="base-copy",
         model=model,
         tokenizer=tokenizer,
         phase=phase,
-        train=copy_pairs(tokenizer, warm.examples, warm.min_tokens, warm.max_tokens, cfg.seed),
+        train=pairs,
         budget_s=None if budget is None else budget * warm.budget_share,
         stop_at_loss=warm.stop_loss,
     )
