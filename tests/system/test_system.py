@@ -40,10 +40,11 @@ def test_constrained_decoding_makes_an_untrained_model_parse(moe: HelixMoE) -> N
         "Encode [true] in LC-B": "lc-b-text",
         "Write 🜊14🜁0 42🜂 as HLXL": "hlxl",
     }
-    answers = moe.batch(list(prompts), constrained=True, verify="flag")
-    for answer, notation in zip(answers, prompts.values()):
-        assert answer.target == notation
-        hlx.loads(answer.model_text, notation, strict=True)  # parses: grammar guaranteed it
+    for verify in ("flag", "off"):  # the grammar needs no verification (it once silently did)
+        answers = moe.batch(list(prompts), constrained=True, verify=verify)
+        for answer, notation in zip(answers, prompts.values()):
+            assert answer.target == notation
+            hlx.loads(answer.model_text, notation, strict=True)  # parses: grammar guaranteed it
 
 
 def test_oracle_policy_replaces_wrong_answers_and_says_so(moe: HelixMoE) -> None:

@@ -185,11 +185,13 @@ class HelixMoE:
         routes = [self.route(t) for t in texts]
         t1 = time.perf_counter()
         chosen = pinned if pinned is not None else [r.expert for r in routes]
-        checks = [self.verifier.check(t) if policy != "off" else Check(None) for t in texts]
+        # the grammar needs the check's target notation even when nothing is verified
+        need_check = policy != "off" or use_grammar
+        checks = [self.verifier.check(t) if need_check else Check(None) for t in texts]
         t2 = time.perf_counter()
-        # the intent model runs once per request: the check already holds its task unless verification is off
+        # the intent model runs once per request: the check already holds its task when there is one
         hints = [
-            (c.task if policy != "off" else self.verifier.task(t)) if self.task_hints else None
+            (c.task if need_check else self.verifier.task(t)) if self.task_hints else None
             for t, c in zip(texts, checks)
         ]
         targets = [c.target if use_grammar else None for c in checks]
