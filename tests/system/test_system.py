@@ -236,3 +236,26 @@ def test_answer_budget_covers_every_training_answer() -> None:
         cap = budget["offset"] + budget["slope"] * len(encode_prompt(tok, p.prompt))
         assert len(tok.encode(p.response)) <= cap + 1e-6
     assert 0 < budget["slope"] < 10
+
+
+def test_serving_constrained_is_the_systems_default(tiny_system: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from helixmoe.evaluation.run import evaluate_system
+
+    assert HelixMoE.load(tiny_system, device="cpu").constrained is False  # the config's default
+    root = tmp_path / "constrained"
+    shutil.copytree(tiny_system, root)
+    config = yaml.safe_load((root / "system.yaml").read_text())
+    config["serving"] = {"constrained": True}
+    (root / "system.yaml").write_text(yaml.safe_dump(config))
+    moe = HelixMoE.load(root, device="cpu", cache_size=0)
+    assert moe.constrained is True
+    answer = moe.answer("Convert to LC-T: {a: 1}", verify="off")
+    assert answer.target == "lc-t"
+    hlx.loads(answer.model_text, "lc-t", strict=True)  # the untrained model parses: the grammar was on
+    assert HelixMoE.load(root, device="cpu", constrained=False).constrained is False  # the argument wins
+    cfg = moe.config.evaluation.model_copy(update={"n": 4, "latency_queries": 0, "plots": False})
+    report, written = evaluate_system(moe, "test", config=cfg, out=tmp_path / "report")
+    assert report.meta["constrained"] is True
+    assert "decoding `grammar-constrained`" in written["markdown"].read_text()

@@ -46,7 +46,13 @@ def eval_command(
         Optional[int], typer.Option("--latency-queries", min=0, help="Requests timed one at a time.")
     ] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="cpu | cuda | auto")] = None,
-    constrained: Annotated[bool, typer.Option("--constrained", help="Grammar-constrained decoding.")] = False,
+    constrained: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--constrained/--no-constrained",
+            help="Grammar-constrained decoding (default: the system's serving.constrained).",
+        ),
+    ] = None,
     plots: Annotated[Optional[bool], typer.Option("--plots/--no-plots", help="Write PNG plots.")] = None,
     answers: Annotated[
         Optional[Path], typer.Option("--answers", help="Grade this answers JSONL instead.")
@@ -96,9 +102,7 @@ def _evaluate_system(
     typer.echo(f"evaluating {split} on {root} ...", err=True)
     if out is None and system is None:  # the built-in system lives inside the package: report to cwd
         out = Path.cwd() / "helixmoe-reports" / f"eval-{Path(split).stem}"
-    report, written = evaluate_system(
-        moe, split, config=cfg, out=out, meta={"constrained": loader["constrained"]}
-    )
+    report, written = evaluate_system(moe, split, config=cfg, out=out)
     if as_json:
         typer.echo(json.dumps(report.summary, indent=2))
     else:

@@ -22,6 +22,13 @@ RouterOpt = Annotated[
     Optional[str], typer.Option("--router", help="keyword | classifier | cascade | coordinator")
 ]
 VerifyOpt = Annotated[str, typer.Option("--verify", help="off | flag | retry | oracle")]
+ConstrainedOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--constrained/--no-constrained",
+        help="Grammar-constrained decoding (default: the system's serving.constrained).",
+    ),
+]
 MaxTokensOpt = Annotated[
     int, typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens per answer.")
 ]
@@ -33,7 +40,7 @@ def _load(
     system: Optional[Path],
     router: Optional[str],
     verify: str = "flag",
-    constrained: bool = False,
+    constrained: Optional[bool] = None,
     max_new_tokens: int = 512,
 ) -> Any:
     from helixmoe.system import HelixMoE
@@ -49,7 +56,7 @@ def query(
     router: RouterOpt = None,
     expert: Annotated[Optional[str], typer.Option("--expert", "-e", help="Pin an expert.")] = None,
     verify: VerifyOpt = "flag",
-    constrained: Annotated[bool, typer.Option("--constrained", help="Grammar-constrained decoding.")] = False,
+    constrained: ConstrainedOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")] = False,
     max_new_tokens: MaxTokensOpt = 512,
 ) -> None:
@@ -89,10 +96,11 @@ def chat(
     system: SystemOpt = None,
     router: RouterOpt = None,
     verify: VerifyOpt = "flag",
+    constrained: ConstrainedOpt = None,
     max_new_tokens: MaxTokensOpt = 512,
 ) -> None:
     """Interactive session; reads line by line when stdin is not a terminal."""
-    moe = _load(system, router, verify, max_new_tokens=max_new_tokens)
+    moe = _load(system, router, verify, constrained, max_new_tokens)
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_history()

@@ -5,7 +5,7 @@ Pure Python (layer 0): never imports torch. Public API::
     load_config(path, overrides=(), schema=SystemConfig)   validate_config(data, schema, source, overrides)
     apply_overrides(data, overrides)   parse_override(text)   read_mapping(path)   save_config(model, path)
     SystemConfig  ExpertConfig  BaseModelConfig  TokenizerConfig  LoRAConfig
-    TrainingConfig  RoutingConfig  EvaluationConfig  MoEConfig  Section
+    TrainingConfig  RoutingConfig  EvaluationConfig  ServingConfig  MoEConfig  Section
 
 Section owners: ``model.py``/``system.py``/``loader.py`` (models engineer), ``training.py`` (training
 harness), ``routing.py`` (routing), ``evaluation.py`` (evaluation), ``moe.py`` (token-level MoE).
@@ -30,6 +30,7 @@ from helixmoe.config.model import (
 )
 from helixmoe.config.moe import MoEConfig
 from helixmoe.config.routing import RoutingConfig
+from helixmoe.config.serving import ServingConfig
 from helixmoe.config.system import EXPERT_NAME_RE, ExpertConfig, SystemConfig
 from helixmoe.config.training import TrainingConfig
 
@@ -44,6 +45,7 @@ __all__ = [
     "MoEConfig",
     "RoutingConfig",
     "Section",
+    "ServingConfig",
     "SystemConfig",
     "TokenizerConfig",
     "TrainingConfig",

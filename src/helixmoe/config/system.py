@@ -1,7 +1,7 @@
 """The whole-system config: what ``system.yaml`` holds (pure Python, layer 0).
 
 A system is one base model, one tokenizer, named experts (LoRA adapters with a description and the task
-families they are trained on) and the sections of the training, routing, evaluation and MoE engineers.
+families they are trained on) and the sections of the training, routing, evaluation, serving and MoE engineers.
 Example::
 
     name: hlx-tiny
@@ -23,6 +23,7 @@ from helixmoe.config.evaluation import EvaluationConfig
 from helixmoe.config.model import BaseModelConfig, LoRAConfig, TokenizerConfig
 from helixmoe.config.moe import MoEConfig
 from helixmoe.config.routing import RoutingConfig
+from helixmoe.config.serving import ServingConfig
 from helixmoe.config.training import TrainingConfig
 
 __all__ = ["EXPERT_NAME_RE", "ExpertConfig", "SystemConfig"]
@@ -60,6 +61,7 @@ class SystemConfig(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     moe: MoEConfig = Field(default_factory=MoEConfig)
 
     @field_validator("experts")

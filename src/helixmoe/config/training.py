@@ -235,7 +235,9 @@ class TrainingConfig(Section):
     framed value (answer token ``k`` sits where value token ``k`` sits) instead of the ones after the prompt
     (*position coupling*, Cho et al. 2024), so copying the value needs no counting
     (:func:`helixmoe.models.template.encode_request`). Our runtime honours it; an engine that numbers positions
-    itself (vLLM, HF ``generate``) does not, so export such a system with that in mind."""
+    itself (vLLM, HF ``generate``) does not, so export such a system with that in mind. Off by default: on one
+    near token-for-token task it helps (HLXL -> LC-R, ``bench_learnability.py --aligned``: 80.5 % vs 61.0 %
+    test), on the built-in mix of tasks it does not (demo 53.5 % / 19.5 % vs 63.5 % / 30.5 %; README)."""
 
     @property
     def prompt_style(self) -> str:

@@ -77,7 +77,8 @@ def _header(r: Report) -> str:
     return (
         f"# Evaluation report: {name}\n\n"
         f"split `{m.get('split', '?')}` · n = {m['n']} · verify `{m['verify']}` · router `{m.get('router')}` · "
-        f"batch {m['batch_size']} · device `{m.get('device')}` · {m.get('created')}\n\n"
+        f"batch {m['batch_size']} · decoding `{'grammar-constrained' if m.get('constrained') else 'free'}` · "
+        f"device `{m.get('device')}` · {m.get('created')}\n\n"
         "Model-only figures grade what the model itself wrote; *verified accuracy* grades the final answer "
         "after the verification policy. Grading is exact, by the HLX oracle (task families)."
     )

@@ -60,7 +60,12 @@ def evaluate_system(
         keyword_baseline=cfg.keyword_baseline,
         trace_python_memory=cfg.trace_python_memory,
         seed=cfg.seed,
-        meta={"split": split if split in SPLITS else Path(split).name, "source": source, **(meta or {})},
+        meta={
+            "split": split if split in SPLITS else Path(split).name,
+            "source": source,
+            "constrained": bool(getattr(predictor, "constrained", False)),
+            **(meta or {}),
+        },
     )
     if out is None:
         if root is None:

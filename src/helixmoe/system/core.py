@@ -77,7 +77,7 @@ class HelixMoE:
         *,
         router: str | None = None,
         verify: str = "flag",
-        constrained: bool = False,
+        constrained: bool | None = None,
         device: str | None = None,
         cache_size: int = 4096,
         max_new_tokens: int = 512,
@@ -89,7 +89,8 @@ class HelixMoE:
             router: use this router kind instead of the saved one (``keyword``, ``classifier``, ``cascade``,
                 ``coordinator``).
             verify: verification policy, one of ``off | flag | retry | oracle``.
-            constrained: always decode under the grammar of the predicted target notation.
+            constrained: decode value requests under the grammar of the predicted target notation
+                (``None`` = the system's ``serving.constrained``).
             device: ``cpu``, ``cuda``, ``auto`` (overrides the system config).
             cache_size: LRU size of the routing decision cache (0 disables it).
             max_new_tokens: hard cap on generated tokens per answer.
@@ -123,7 +124,7 @@ class HelixMoE:
             config=loaded.config,
             root=root,
             verify=verify,
-            constrained=constrained,
+            constrained=loaded.config.serving.constrained if constrained is None else constrained,
             max_new_tokens=max_new_tokens,
             task_hints=loaded.config.training.task_hints,
             frame_requests=loaded.config.training.frame_requests,

@@ -1,0 +1,20 @@
+"""How a loaded system answers by default: the ``serving:`` section of ``system.yaml`` (pure Python, layer 0).
+
+Owned by :mod:`helixmoe.system`; ``HelixMoE.load`` reads it, and its arguments (and the CLI's
+``--constrained/--no-constrained``) override it per process.
+"""
+
+from __future__ import annotations
+
+from helixmoe.config.base import Section
+
+__all__ = ["ServingConfig"]
+
+
+class ServingConfig(Section):
+    """Defaults of :class:`helixmoe.system.HelixMoE` for this system (``serving:`` section)."""
+
+    constrained: bool = False
+    """Decode a value request under the grammar of the notation the intent model predicts, so the answer
+    always parses (:mod:`helixmoe.grammar`); requests without a value notation decode freely. Costs about
+    1.15x the unconstrained time on the tiny CPU system (``benchmarks/bench_constrained.py``)."""
