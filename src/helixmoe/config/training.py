@@ -232,7 +232,7 @@ class TrainingConfig(Section):
     the value's text (:func:`helixmoe.models.template.request_prompt`), not the English around it."""
     aligned_positions: bool = False
     """With ``frame_requests``: the answer to a framed single-notation request gets the position ids of the
-    framed value (answer token ``k`` sits where value token ``k`` sits) instead of the ones after the prompt
+    framed value (answer token ``k`` sits where value token ``k + 1`` sits) instead of the ones after the prompt
     (*position coupling*, Cho et al. 2024), so copying the value needs no counting
     (:func:`helixmoe.models.template.encode_request`). Our runtime honours it; an engine that numbers positions
     itself (vLLM, HF ``generate``) does not, so export such a system with that in mind. Off by default: on one

@@ -97,14 +97,14 @@ class EncodedExample:
         input_ids: Prompt, response and EOS token ids, (T,).
         labels: ``input_ids`` with the prompt positions set to :data:`IGNORE_INDEX`, (T,).
         prompt_length: Number of prompt tokens (the response starts at this index).
-        position_ids: Position ids, (T,), when the answer is aligned to a value (:func:`encode_request`).
+        position_ids: Position ids, (T,), when the answer is aligned to a value (:func:`encode_request`);
+            ``None``: the model numbers the tokens ``0..T-1``.
     """
 
     input_ids: list[int]
     labels: list[int]
     prompt_length: int
     position_ids: list[int] | None = None
-    """Position ids, (T,), when the answer's positions are aligned to a value (else the model numbers them)."""
 
     @property
     def response_mask(self) -> list[bool]:
