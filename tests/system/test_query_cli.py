@@ -41,6 +41,15 @@ def test_query_json_and_oracle(tiny_system: Path) -> None:
     assert answer["response"] == "🜃1, 2, 3🜄" and answer["verified"] is True
 
 
+def test_query_constrained_flag_overrides_the_system(tiny_system: Path) -> None:
+    from helixmoe import hlx
+
+    args = ["query", "Convert to LC-R: [1, 2, 3]", "--system", str(tiny_system), "--verify", "off", "--json"]
+    result = run(*args, "--max-new-tokens", "24", "--constrained")
+    assert result.returncode == 0, result.stderr
+    hlx.loads(json.loads(result.stdout)["response"], "lc-r", strict=True)  # the grammar held the untrained model
+
+
 def test_route_prints_scores(tiny_system: Path) -> None:
     result = run("route", "What is 15 + 27?", "--system", str(tiny_system))
     assert result.returncode == 0, result.stderr
