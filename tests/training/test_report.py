@@ -20,8 +20,9 @@ class _Pool:
         self.calls: list[list[str | None]] = []
         self.tokenizer = lambda text, add_special_tokens=False: {"input_ids": list(text)}
 
-    def generate(self, prompts, experts, max_new_tokens, batch_size):
+    def generate(self, prompts, experts, max_new_tokens, batch_size, value_at=None):
         self.calls.append(list(experts))
+        self.value_at = value_at
         return [
             self.references[p] if e is not None else "not it" for p, e in zip(prompts, experts, strict=True)
         ]
@@ -44,6 +45,7 @@ def test_bare_base_answers_every_slice_without_an_adapter(
     result = report.evaluate_experts(tmp_path, tmp_path, splits=("test",), bare_base=bare_base)
 
     assert [set(call) for call in pool.calls] == ([{None}, {None}] if bare_base else [{"ascii"}, {"runic"}])
+    assert set(pool.value_at) == {None}  # plain prompts: no aligned positions
     assert {name: per["test"]["exact_match"] for name, per in result.items()} == (
         {"ascii": 0.0, "runic": 0.0} if bare_base else {"ascii": 1.0, "runic": 1.0}
     )
