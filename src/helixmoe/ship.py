@@ -3,8 +3,9 @@
 One code path behind ``helixmoe demo`` and ``make default-system``:
 
 * :func:`train_and_evaluate` runs the training stages of :func:`~helixmoe.training.train_system` one at a
-  time (so a caller can show progress per stage), makes sure the ``router`` stage runs even when the
-  experts used the whole budget (it gets a reserve carved out of the budget up front), then evaluates the
+  time (so a caller can show progress per stage), the ``router`` right after the tokenizer (it needs the
+  corpus only, so the base and the experts split what it really left of the budget, on a slow machine as
+  on a fast one), then evaluates the
   trained system on the configured splits with :func:`helixmoe.evaluation.evaluate_system`, which writes
   ``reports/eval-<split>/``.
 * :func:`build_default_system` does the same in a temporary sibling of the target, strips what a user
@@ -104,8 +105,9 @@ def train_and_evaluate(
 ) -> PipelineResult:
     """Train every stage into ``output_dir``, then evaluate the system on ``config.evaluation.splits``.
 
-    ``training.time_budget`` bounds the training stages; :func:`router_reserve_s` of it is kept back for
-    the ``router`` stage, which runs unbudgeted (the training pipeline never skips it). ``system.yaml`` ends up holding ``config``.
+    ``training.time_budget`` bounds the training stages (in :data:`TRAIN_STAGES` order); the ``router``
+    stage runs unbudgeted (the training pipeline never skips it) before the base, and the base and the
+    experts share what is left. ``system.yaml`` ends up holding ``config``.
 
     Raises:
         HelixMoEError: a bad config or corpus, or a system that does not load after training.
@@ -117,14 +119,13 @@ def train_and_evaluate(
     started = time.monotonic()
     earlier_s = _training_wall_s(result.root) if resume else 0.0
     budget = config.training.time_budget
-    reserve = router_reserve_s(config) if budget is not None else 0.0
     try:
         for stage in TRAIN_STAGES:
-            # the router is fitted unbudgeted (run_stages never skips it); the stages before it leave it
-            # its reserve, so the whole run still ends on time
+            # the router is fitted unbudgeted (run_stages never skips it), before the stages that split the
+            # budget, so they see what it really took
             left = None if budget is None or stage == "router" else budget - (time.monotonic() - started)
             if left is not None:
-                left = max(1.0, left - reserve)
+                left = max(1.0, left)
             hook(stage, "start", {"budget_s": left, "root": str(result.root)})
             t0 = time.monotonic()
             summary = train_system(

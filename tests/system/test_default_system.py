@@ -175,3 +175,34 @@ def test_shipped_report_describes_the_shipped_weights() -> None:
     same = sum(a.model_text == r["model_answer"] for a, r in zip(answers, rows))
     assert same >= 0.9 * len(rows), f"{same}/{len(rows)} answers match the committed report"
     assert any(r["exact"] for r in rows) and not all(r["exact"] for r in rows)  # a real mix, not a fixture
+
+
+def test_the_router_is_fitted_first_and_the_base_and_experts_share_what_it_left(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A slow router (or a slow machine) costs the training stages after it, not the demo's deadline."""
+    from helixmoe.training import pipeline
+
+    clock = {"now": 1000.0}
+    took = {"corpus": 30.0, "tokenizer": 20.0, "router": 170.0, "base": 400.0, "experts": 60.0}
+    budgets: dict[str, float | None] = {}
+
+    def fake_train_system(config: Any, root: Path, *, stages: list[str], **kw: Any) -> dict[str, Any]:
+        (stage,) = stages
+        budgets[stage] = config.training.time_budget
+        clock["now"] += took[stage]
+        return {"stages": {stage: {"seconds": took[stage]}}, "interrupted": False}
+
+    monkeypatch.setattr(ship.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(pipeline, "train_system", fake_train_system)
+    monkeypatch.setattr(ship, "_finish_training_record", lambda *a: None)
+    monkeypatch.setattr(ship, "_evaluate", lambda *a: None)
+    monkeypatch.setattr(ship, "write_summary", lambda *a: None)
+    config = ship.with_budget(ship.demo_config(quick=True), 720.0)
+
+    result = ship.train_and_evaluate(config, tmp_path / "sys")
+
+    assert list(budgets) == ["corpus", "tokenizer", "router", "base", "experts"] == list(result.seconds)
+    assert budgets["router"] is None  # never cut short: a system without a router does not load
+    assert budgets["base"] == 720.0 - 30 - 20 - 170
+    assert budgets["experts"] == 720.0 - 30 - 20 - 170 - 400

@@ -363,3 +363,45 @@ def test_aligned_positions_train_and_serve_the_same_positions(tmp_path, tiny_con
     moe = HelixMoE.load(out, device="cpu")
     assert moe.prompt_style == "aligned"
     assert isinstance(moe.query("Convert to LC-R: [1, 2]", verify="off"), str)
+
+
+def test_a_phase_budget_counts_its_setup(tmp_path, tiny_config, monkeypatch):
+    """Tokenising a phase's examples is part of its budget: on a slow machine a short share must not
+    turn into a long stage (the trainer's own clock starts only at its first step)."""
+    import time
+
+    from conftest import make_model, make_tokenizer, reversal_pairs
+    from helixmoe.models.layout import SystemLayout
+    from helixmoe.training import phases
+    from helixmoe.training.context import StageContext
+
+    seen = {}
+
+    class SlowDataset(phases.EncodedDataset):
+        def __init__(self, *args, **kwargs):
+            time.sleep(0.4)
+            super().__init__(*args, **kwargs)
+
+    class Stop(Exception):
+        pass
+
+    def capture(trainer, options):
+        seen["budget_s"] = options.budget_s
+        raise Stop
+
+    monkeypatch.setattr(phases, "EncodedDataset", SlowDataset)
+    monkeypatch.setattr(phases, "run_trainer", capture)
+    config = load_config(tiny_config)
+    ctx = StageContext(config=config, layout=SystemLayout(tmp_path / "sys"))
+    tokenizer = make_tokenizer()
+    with pytest.raises(Stop):
+        phases.train_phase(
+            ctx,
+            name="base",
+            model=make_model(),
+            tokenizer=tokenizer,
+            phase=config.training.base,
+            train=reversal_pairs(4, 0),
+            budget_s=10.0,
+        )
+    assert 0.0 < seen["budget_s"] <= 10.0 - 0.4

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -188,18 +189,24 @@ def train_expert(
             "expert %s has its own LoRA shape: it starts from scratch, not from the general adapter", name
         )
         init_dir = None
+    started = time.monotonic()
     model = _peft_model(ctx, name, init_dir)
     train, val = load_split(ctx, "train", name), load_split(ctx, "val", name)
     style = cfg.training.prompt_style
+    train_pairs = pairs_of(train, style)
+    val_pairs = pairs_of(val, style)[:_VAL_LOSS_EXAMPLES]
+    eval_samples = eval_samples_of(val, phase.eval_samples, style)
+    if budget_s is not None:  # loading and framing the slice count against the expert's share
+        budget_s = max(0.0, budget_s - (time.monotonic() - started))
     result = train_phase(
         ctx,
         name=f"experts/{name}",
         model=model,
         tokenizer=tokenizer,
         phase=phase,
-        train=pairs_of(train, style),
-        val=pairs_of(val, style)[:_VAL_LOSS_EXAMPLES],
-        eval_samples=eval_samples_of(val, phase.eval_samples, style),
+        train=train_pairs,
+        val=val_pairs,
+        eval_samples=eval_samples,
         grade=grade_sample,
         budget_s=budget_s,
         seed_offset=seed_offset,
@@ -220,7 +227,7 @@ def train_expert(
         "families": list(spec.families),
         "training": summary,
         "curriculum_init": init_dir is not None,
-        "answer_tokens": answer_budget(tokenizer, pairs_of(train, style)),
+        "answer_tokens": answer_budget(tokenizer, train_pairs),
     }
     if process_state().is_main_process:
         save_expert(model, ctx.layout.expert_dir(name), info)

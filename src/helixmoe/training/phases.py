@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,10 +81,12 @@ def train_phase(
         grade: grader of ``eval_samples`` (default: exact string match).
         response_only: loss on the response only (experts) or on every token (base); ``phase.loss_on``
             overrides it.
-        budget_s: wall-clock budget of this run (``None`` = none).
+        budget_s: wall-clock budget of this run (``None`` = none), from this call: tokenising the examples
+            and building the trainer count against it.
         seed_offset: added to the training seed (each expert gets its own).
         stop_at_loss: stop once a logged training loss is at or below this (``None`` = off).
     """
+    started = time.monotonic()
     training = ctx.config.training
     max_len = ctx.config.model.max_seq_len
     if phase.loss_on != "default":
@@ -116,6 +119,8 @@ def train_phase(
         exact_match=evaluator is not None,
         seed_offset=seed_offset,
     )
+    if budget_s is not None:
+        budget_s = max(0.0, budget_s - (time.monotonic() - started))
     options = HarnessOptions(
         output_dir=run_dir,
         budget_s=budget_s,

@@ -200,17 +200,18 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     model, warmup = copy_warmup(ctx, model, tokenizer, budget)
     if ctx.interrupted:
         return {"copy_warmup": warmup}
-    if budget is not None:
-        budget = max(0.0, budget - (time.monotonic() - started))
     val = load_split(ctx, "val")
     style = cfg.training.prompt_style
+    train = pairs_of(load_split(ctx, "train"), style)
+    if budget is not None:  # the warm-up and framing the corpus count against the base's share
+        budget = max(0.0, budget - (time.monotonic() - started))
     result = train_phase(
         ctx,
         name="base",
         model=model,
         tokenizer=tokenizer,
         phase=cfg.training.base,
-        train=pairs_of(load_split(ctx, "train"), style),
+        train=train,
         val=pairs_of(val[:: max(1, len(val) // 256)][:256], style),
         eval_samples=eval_samples_of(val, cfg.training.base.eval_samples, style),
         grade=grade_sample,
