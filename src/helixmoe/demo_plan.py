@@ -23,6 +23,9 @@ __all__ = [
     "demo_config",
     "demo_training_budget",
     "estimate_seconds",
+    "expert_setup_reserve_s",
+    "fit_training_budget",
+    "machine_slowness",
     "router_reserve_s",
     "with_budget",
 ]
@@ -71,6 +74,12 @@ _EVAL_S_PER_EXAMPLE = 0.15
 _ROUTER_S_PER_PROMPT = 1.0 / 1500
 _OVERHEAD_S = 60.0  # start-up, the evaluation each training phase runs when its budget ends, sample queries
 _MIN_DEMO_TRAINING_S = 120.0
+# What a demo run measures to fit its deadline (:func:`fit_training_budget`): an expert's fixed cost at the
+# calibration speed (loading, framing and tokenising its slice, building the trainer, saving; session 11:
+# 93 s for three experts on a machine 2.1x slower than the calibration), and what follows the evaluation
+# (loading the system for the sample queries, the summary).
+_EXPERT_SETUP_S = 12.0
+_TAIL_S = 20.0
 
 
 def builtin_config_path() -> Path:
@@ -154,3 +163,24 @@ def estimate_seconds(config: SystemConfig) -> dict[str, float]:
         "evaluation": evaluation,
         "total": training + evaluation + _OVERHEAD_S,
     }
+
+
+def machine_slowness(config: SystemConfig, router_seconds: float) -> float:
+    """How many times slower than this plan's calibration the machine fitted the router (clamped to
+    0.5–4): the one measurement a run has before it decides how long the base may train."""
+    return min(4.0, max(0.5, router_seconds / router_reserve_s(config)))
+
+
+def fit_training_budget(config: SystemConfig, finish_in_s: float, slowness: float) -> float:
+    """The training budget (from the start of the training stages) that leaves the evaluation and the rest
+    of a run ``finish_in_s`` seconds long their estimated time on a machine ``slowness`` times slower than
+    the calibration; never more than the config's own budget, never below the 2-minute floor."""
+    plan = estimate_seconds(config)
+    fits = finish_in_s - (plan["evaluation"] + _TAIL_S) * slowness
+    own = config.training.time_budget
+    return max(_MIN_DEMO_TRAINING_S, fits if own is None else min(own, fits))
+
+
+def expert_setup_reserve_s(config: SystemConfig, slowness: float) -> float:
+    """Seconds the base leaves for the experts' fixed costs (on top of their share of the budget)."""
+    return len(config.experts) * _EXPERT_SETUP_S * slowness

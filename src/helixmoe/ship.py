@@ -41,6 +41,9 @@ from helixmoe.demo_plan import (
     demo_config,
     demo_training_budget,
     estimate_seconds,
+    expert_setup_reserve_s,
+    fit_training_budget,
+    machine_slowness,
     router_reserve_s,
     with_budget,
 )
@@ -59,6 +62,9 @@ __all__ = [
     "demo_training_budget",
     "directory_bytes",
     "estimate_seconds",
+    "expert_setup_reserve_s",
+    "fit_training_budget",
+    "machine_slowness",
     "router_reserve_s",
     "sample_queries",
     "strip_system",
@@ -85,6 +91,8 @@ class PipelineResult:
         reports: split -> evaluation :class:`~helixmoe.evaluation.Report`.
         report_files: split -> the files written for it (``markdown``, ``json``, plots...).
         seconds: stage (or ``eval:<split>``) -> wall seconds.
+        fitted: with ``finish_in_s``: the measured ``slowness``, the ``training_budget_s`` it fitted and the
+            ``expert_reserve_s`` the base left (empty when the run did not fit itself).
         interrupted: a signal stopped training; checkpoints are under ``.train/`` for ``--resume``.
     """
 
@@ -94,6 +102,7 @@ class PipelineResult:
     report_files: dict[str, dict[str, Path]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    fitted: dict[str, float] = field(default_factory=dict)
 
 
 def train_and_evaluate(
@@ -102,8 +111,15 @@ def train_and_evaluate(
     *,
     resume: bool = False,
     on_stage: StageHook | None = None,
+    finish_in_s: float | None = None,
 ) -> PipelineResult:
     """Train every stage into ``output_dir``, then evaluate the system on ``config.evaluation.splits``.
+
+    With ``finish_in_s`` (the demo's deadline, from this call), the run fits itself to the machine once the
+    router is fitted: :func:`machine_slowness` from the router's time, the training budget cut so that the
+    evaluation's estimate scaled by it still fits (:func:`fit_training_budget`), and the base leaving the
+    experts their fixed costs (:func:`expert_setup_reserve_s`). A resumed run whose router was fitted
+    earlier has nothing to measure and keeps the config's budget.
 
     ``training.time_budget`` bounds the training stages (in :data:`TRAIN_STAGES` order); the ``router``
     stage runs unbudgeted (the training pipeline never skips it) before the base, and the base and the
@@ -119,13 +135,14 @@ def train_and_evaluate(
     started = time.monotonic()
     earlier_s = _training_wall_s(result.root) if resume else 0.0
     budget = config.training.time_budget
+    reserve = 0.0
     try:
         for stage in TRAIN_STAGES:
             # the router is fitted unbudgeted (run_stages never skips it), before the stages that split the
             # budget, so they see what it really took
             left = None if budget is None or stage == "router" else budget - (time.monotonic() - started)
             if left is not None:
-                left = max(1.0, left)
+                left = max(1.0, left - (reserve if stage == "base" else 0.0))
             hook(stage, "start", {"budget_s": left, "root": str(result.root)})
             t0 = time.monotonic()
             summary = train_system(
@@ -134,6 +151,16 @@ def train_and_evaluate(
             result.training[stage] = summary["stages"].get(stage, {})
             result.seconds[stage] = round(time.monotonic() - t0, 1)
             hook(stage, "end", {"summary": result.training[stage], "seconds": result.seconds[stage]})
+            if stage == "router" and finish_in_s is not None and "skipped" not in result.training[stage]:
+                slowness = machine_slowness(config, result.seconds[stage])
+                budget = fit_training_budget(config, finish_in_s, slowness)
+                reserve = expert_setup_reserve_s(config, slowness)
+                result.fitted = {
+                    "slowness": round(slowness, 2),
+                    "training_budget_s": round(budget),
+                    "expert_reserve_s": round(reserve),
+                }
+                logger.info("fitted to the machine: %s", result.fitted)
             if summary.get("interrupted"):
                 result.interrupted = True
                 return result
@@ -229,7 +256,11 @@ def write_summary(result: PipelineResult, rows: list[dict[str, Any]]) -> Path:
     from helixmoe.atomic import write_json_atomic, write_text_atomic
 
     reports = result.root / "reports"
-    write_json_atomic(reports / "summary.json", {"rows": rows, "seconds": result.seconds}, default=str)
+    write_json_atomic(
+        reports / "summary.json",
+        {"rows": rows, "seconds": result.seconds, "fitted": result.fitted},
+        default=str,
+    )
 
     def pct(x: Any) -> str:
         return "—" if x is None else f"{100 * x:.1f} %"
@@ -250,6 +281,13 @@ def write_summary(result: PipelineResult, rows: list[dict[str, Any]]) -> Path:
         + f"\n\nWall time per stage in this run (a stage finished by an earlier run shows ~0 s): {seconds}."
         + f"\nTraining wall time in all (training_summary.json): {total / 60:.1f} min.\n"
     )
+    if result.fitted:
+        f = result.fitted
+        text += (
+            f"The run fitted itself to this machine: it fitted the router {f['slowness']:.2f}x as slowly as "
+            f"the plan assumes, so training got {f['training_budget_s']:.0f} s, and the base left the "
+            f"experts {f['expert_reserve_s']:.0f} s for their set-up.\n"
+        )
     return write_text_atomic(reports / "summary.md", text)
 
 

@@ -177,20 +177,19 @@ def test_shipped_report_describes_the_shipped_weights() -> None:
     assert any(r["exact"] for r in rows) and not all(r["exact"] for r in rows)  # a real mix, not a fixture
 
 
-def test_the_router_is_fitted_first_and_the_base_and_experts_share_what_it_left(
-    tmp_path: Path, monkeypatch: Any
-) -> None:
-    """A slow router (or a slow machine) costs the training stages after it, not the demo's deadline."""
+def _fake_stages(monkeypatch: Any, took: dict[str, float | None]) -> dict[str, float | None]:
+    """Stages that take ``took[stage]`` seconds of a fake clock (``None``: their whole budget); returns the
+    budget each stage was given."""
     from helixmoe.training import pipeline
 
     clock = {"now": 1000.0}
-    took = {"corpus": 30.0, "tokenizer": 20.0, "router": 170.0, "base": 400.0, "experts": 60.0}
     budgets: dict[str, float | None] = {}
 
     def fake_train_system(config: Any, root: Path, *, stages: list[str], **kw: Any) -> dict[str, Any]:
         (stage,) = stages
         budgets[stage] = config.training.time_budget
-        clock["now"] += took[stage]
+        spent = took[stage]
+        clock["now"] += config.training.time_budget if spent is None else spent  # None: the whole budget
         return {"stages": {stage: {"seconds": took[stage]}}, "interrupted": False}
 
     monkeypatch.setattr(ship.time, "monotonic", lambda: clock["now"])
@@ -198,6 +197,16 @@ def test_the_router_is_fitted_first_and_the_base_and_experts_share_what_it_left(
     monkeypatch.setattr(ship, "_finish_training_record", lambda *a: None)
     monkeypatch.setattr(ship, "_evaluate", lambda *a: None)
     monkeypatch.setattr(ship, "write_summary", lambda *a: None)
+    return budgets
+
+
+def test_the_router_is_fitted_first_and_the_base_and_experts_share_what_it_left(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A slow router (or a slow machine) costs the training stages after it, not the demo's deadline."""
+    budgets = _fake_stages(
+        monkeypatch, {"corpus": 30.0, "tokenizer": 20.0, "router": 170.0, "base": 400.0, "experts": 60.0}
+    )
     config = ship.with_budget(ship.demo_config(quick=True), 720.0)
 
     result = ship.train_and_evaluate(config, tmp_path / "sys")
@@ -206,3 +215,39 @@ def test_the_router_is_fitted_first_and_the_base_and_experts_share_what_it_left(
     assert budgets["router"] is None  # never cut short: a system without a router does not load
     assert budgets["base"] == 720.0 - 30 - 20 - 170
     assert budgets["experts"] == 720.0 - 30 - 20 - 170 - 400
+
+
+@pytest.mark.parametrize("router_s", [20.0, 200.0])
+def test_a_demo_fits_its_budget_to_how_slowly_the_machine_fitted_the_router(
+    tmp_path: Path, monkeypatch: Any, router_s: float
+) -> None:
+    config = ship.demo_config()  # the built-in config, its budget fitted to the demo's target
+    planned = config.training.time_budget
+    assert planned is not None
+    slowness = ship.machine_slowness(config, router_s)
+    took = {"corpus": 30.0, "tokenizer": 20.0, "router": router_s, "base": None, "experts": 60.0}
+    budgets = _fake_stages(monkeypatch, took)
+
+    result = ship.train_and_evaluate(config, tmp_path / "sys", finish_in_s=ship.DEMO_TARGET_S)
+
+    fitted = ship.fit_training_budget(config, ship.DEMO_TARGET_S, slowness)
+    reserve = ship.expert_setup_reserve_s(config, slowness)
+    assert result.fitted["slowness"] == round(slowness, 2) and reserve > 0
+    assert budgets["base"] == pytest.approx(
+        fitted - 50 - router_s - reserve
+    )  # the experts' set-up is kept back
+    assert budgets["experts"] == pytest.approx(reserve)  # a base that used its whole budget left them that
+    if slowness <= 1:  # a machine as fast as the calibration trains for the whole planned budget
+        assert fitted == planned
+    else:  # a slower one trains less, so that the evaluation, slower too, still ends in time
+        assert fitted < planned
+        evaluation = ship.estimate_seconds(config)["evaluation"] * slowness
+        assert fitted + evaluation < ship.DEMO_TARGET_S
+
+
+def test_the_demo_summary_says_how_it_fitted_itself(tmp_path: Path) -> None:
+    result = ship.PipelineResult(root=tmp_path, seconds={"router": 130.0})
+    result.fitted = {"slowness": 2.05, "training_budget_s": 644, "expert_reserve_s": 74}
+    text = ship.write_summary(result, []).read_text()
+    assert "router 2.05x as slowly" in text and "training got 644 s" in text and "experts 74 s" in text
+    assert json.loads((tmp_path / "reports" / "summary.json").read_text())["fitted"]["slowness"] == 2.05

@@ -100,7 +100,7 @@ def demo(
     ] = False,
 ) -> None:
     """Build the corpus, train tokenizer, base, experts and router, evaluate, and answer sample queries."""
-    from helixmoe.ship import demo_config, estimate_seconds
+    from helixmoe.ship import DEMO_TARGET_S, demo_config, estimate_seconds
 
     if ship and (output is not None) != resume:
         raise ConfigError(
@@ -120,7 +120,10 @@ def demo(
     console.print(Text(f"training log: {log}"))
     try:
         with _quiet(log):
-            result = _run(console, cfg, out, ship=ship, resume=resume)
+            # the default run fits its budget to the machine, to end within the demo's target
+            fits = time_budget is None and not quick and not ship
+            finish_in = DEMO_TARGET_S - (time.monotonic() - started) if fits else None
+            result = _run(console, cfg, out, ship=ship, resume=resume, finish_in_s=finish_in)
     except KeyboardInterrupt:
         result = None
     if result is None or result.interrupted:
@@ -203,14 +206,16 @@ def _print_plan(
     )
 
 
-def _run(console: Console, cfg: Any, out: Path, *, ship: bool, resume: bool) -> Any:
+def _run(
+    console: Console, cfg: Any, out: Path, *, ship: bool, resume: bool, finish_in_s: float | None
+) -> Any:
     from helixmoe.cli.demo_progress import StageProgress
     from helixmoe.ship import build_default_system, train_and_evaluate
 
     with StageProgress(console, cfg) as progress:
         if ship:
             return build_default_system(cfg, on_stage=progress.hook, trained=out if resume else None)
-        return train_and_evaluate(cfg, out, resume=resume, on_stage=progress.hook)
+        return train_and_evaluate(cfg, out, resume=resume, on_stage=progress.hook, finish_in_s=finish_in_s)
 
 
 def _interrupted(console: Console, out: Path, ship: bool) -> None:
