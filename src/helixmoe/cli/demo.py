@@ -131,6 +131,14 @@ def demo(
     from helixmoe.ship import summary_rows
 
     console.print(_summary_table(summary_rows(result), cfg.name))
+    if result.fitted:
+        f = result.fitted
+        console.print(
+            Text(
+                f"fitted to this machine: the router fit ran {f['slowness']:.2f}x as slowly as planned, so "
+                f"training got {_fmt_s(f['training_budget_s'])}"
+            )
+        )
     console.print(Text(f"reports: {result.root / 'reports'}  (summary.md, eval-test/report.md, plots)"))
     with _quiet(log):
         moe = _load(result.root, cfg)
@@ -193,7 +201,10 @@ def _print_plan(
     elif quick:
         source = "--quick"
     else:
-        source = f"the config's, fitted into the demo's {DEMO_TARGET_S / 60:g}-minute target"
+        source = (
+            f"the config's, fitted into the demo's {DEMO_TARGET_S / 60:g}-minute target, and again to this "
+            "machine's speed once the router is fitted"
+        )
     splits = " and ".join(cfg.evaluation.splits)
     console.print(
         Text(
