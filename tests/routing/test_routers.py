@@ -97,6 +97,24 @@ def test_classifier_learns_and_generalises(trained: ClassifierRouter) -> None:
     assert decision.confidence == max(decision.scores.values())
 
 
+def test_shared_features_fit_the_same_model_as_a_fit_of_its_own() -> None:
+    """train_routers vectorises the prompts once for the classifier and the intent model."""
+    from helixmoe.errors import DataError
+    from helixmoe.routing.classifier import featurise
+
+    texts, labels = dataset(120, 3)
+    other = [f"{label}-{len(text) % 3}" for text, label in zip(texts, labels, strict=True)]  # another task
+    features = featurise(texts)
+    for y in (labels, other):
+        shared = ClassifierRouter.fit(texts, y, features=features)
+        own = ClassifierRouter.fit(texts, y)
+        assert shared.experts == own.experts
+        np.testing.assert_array_equal(shared.coef, own.coef)
+        assert shared.route(texts[0]) == own.route(texts[0])
+    with pytest.raises(DataError, match="features of 120 texts given for 119"):
+        ClassifierRouter.fit(texts[:-1], labels[:-1], features=features)
+
+
 def test_hand_inference_matches_scikit_learn() -> None:
     from scipy.sparse import hstack
     from sklearn.linear_model import LogisticRegression

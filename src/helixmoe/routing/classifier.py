@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from helixmoe.errors import DataError, SystemLoadError
 from helixmoe.routing.base import RouteDecision, register_router, write_json_atomic
 from helixmoe.routing.features import normalise
 
-__all__ = ["ClassifierRouter", "fit_temperature"]
+__all__ = ["ClassifierRouter", "Featurised", "featurise", "fit_temperature"]
 
 # (name, TfidfVectorizer keyword arguments) of each feature block
 _BLOCKS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -47,6 +48,32 @@ def _vectorizer(params: dict[str, Any]) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(sublinear_tf=True, min_df=1, dtype=np.float32, **params)
+
+
+@dataclass(frozen=True)
+class Featurised:
+    """Training prompts vectorised once: the fitted blocks (params, vocabulary, idf) and the TF-IDF matrix
+    ``(N, F)``. The expert classifier and the intent model are fitted on the same prompts, and vectorising
+    them is most of a fit's time, so :func:`helixmoe.routing.train.train_routers` does it once for both."""
+
+    blocks: list[tuple[dict[str, Any], dict[str, int], np.ndarray]]
+    matrix: Any  # scipy.sparse CSR
+    count: int
+
+
+def featurise(texts: Sequence[str]) -> Featurised:
+    """Fit the feature blocks on ``texts`` (normalised, :func:`helixmoe.routing.features.normalise`)."""
+    from scipy.sparse import hstack
+
+    docs = [normalise(t) for t in texts]
+    blocks = []
+    mats = []
+    for _, params in _BLOCKS:
+        vec = _vectorizer(params)
+        mats.append(vec.fit_transform(docs))
+        vocab = {k: int(v) for k, v in vec.vocabulary_.items()}
+        blocks.append((params, vocab, vec.idf_.astype(np.float32)))
+    return Featurised(blocks=blocks, matrix=hstack(mats).tocsr(), count=len(docs))
 
 
 class _Block:
@@ -110,9 +137,12 @@ class ClassifierRouter:
         val_labels: Sequence[str] | None = None,
         c: float = 3.0,
         seed: int = 0,
+        features: Featurised | None = None,
     ) -> ClassifierRouter:
-        """Train on ``(text, expert)`` pairs; calibrate the temperature on the validation pairs if given."""
-        from scipy.sparse import hstack
+        """Train on ``(text, expert)`` pairs; calibrate the temperature on the validation pairs if given.
+
+        ``features``: :func:`featurise` of these same ``texts``, when another fit already vectorised them.
+        """
         from sklearn.linear_model import LogisticRegression
 
         if len(texts) != len(labels) or not texts:
@@ -121,16 +151,13 @@ class ClassifierRouter:
             )
         if len(set(labels)) < 2:
             raise DataError("router training needs at least two experts in the labels")
-        docs = [normalise(t) for t in texts]
-        blocks = []
-        mats = []
-        for _, params in _BLOCKS:
-            vec = _vectorizer(params)
-            mats.append(vec.fit_transform(docs))
-            vocab = {k: int(v) for k, v in vec.vocabulary_.items()}
-            blocks.append((params, vocab, vec.idf_.astype(np.float32)))
+        if features is None:
+            features = featurise(texts)
+        elif features.count != len(texts):
+            raise DataError(f"features of {features.count} texts given for {len(texts)} texts")
+        blocks = features.blocks
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-        model.fit(hstack(mats).tocsr(), list(labels))
+        model.fit(features.matrix, list(labels))
         classes = [str(x) for x in model.classes_]
         coef, intercept = model.coef_, model.intercept_
         if coef.shape[0] == 1:  # binary: softmax over [0, z] equals the logistic of z

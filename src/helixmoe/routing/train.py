@@ -18,7 +18,7 @@ from typing import Any
 
 from helixmoe.routing.base import write_json_atomic
 from helixmoe.routing.cascade import CascadeRouter
-from helixmoe.routing.classifier import ClassifierRouter
+from helixmoe.routing.classifier import ClassifierRouter, Featurised, featurise
 from helixmoe.routing.coordinator import CoordinatorRouter
 from helixmoe.routing.keyword import KeywordRouter
 
@@ -61,7 +61,10 @@ def train_routers(
         }
         write_json_atomic(out / "metrics.json", single)
         return single
-    classifier = ClassifierRouter.fit(texts, labels, val_texts=val_texts, val_labels=val_labels)
+    features = featurise(texts)  # shared by the expert classifier and the intent model
+    classifier = ClassifierRouter.fit(
+        texts, labels, val_texts=val_texts, val_labels=val_labels, features=features
+    )
     metrics: dict[str, Any] = {
         "train_examples": len(texts),
         "val_examples": len(val_texts),
@@ -79,7 +82,7 @@ def train_routers(
                 classifier.route(t).confidence < router.threshold for t in val_texts
             ) / len(val_texts)
     router.save(out)
-    intent_accuracy = _fit_intent(train, val, out)
+    intent_accuracy = _fit_intent(train, val, out, features)
     if intent_accuracy is not None:
         metrics["val_intent_accuracy"] = intent_accuracy
     metrics["seconds"] = round(time.perf_counter() - start, 2)
@@ -88,8 +91,13 @@ def train_routers(
     return metrics
 
 
-def _fit_intent(train: Sequence[Any], val: Sequence[Any], out: Path) -> float | None:
-    """Fit and save the intent model (prompt -> task label); ``None`` when there is one task only."""
+def _fit_intent(
+    train: Sequence[Any], val: Sequence[Any], out: Path, features: Featurised | None = None
+) -> float | None:
+    """Fit and save the intent model (prompt -> task label); ``None`` when there is one task only.
+
+    ``features``: the train prompts already vectorised (:func:`~helixmoe.routing.classifier.featurise`).
+    """
     from helixmoe.tasks import task_label
 
     labels = [task_label(e.meta) for e in train]
@@ -97,7 +105,7 @@ def _fit_intent(train: Sequence[Any], val: Sequence[Any], out: Path) -> float | 
         return None
     val_texts, val_labels = [e.prompt for e in val], [task_label(e.meta) for e in val]
     intent = ClassifierRouter.fit(
-        [e.prompt for e in train], labels, val_texts=val_texts, val_labels=val_labels
+        [e.prompt for e in train], labels, val_texts=val_texts, val_labels=val_labels, features=features
     )
     intent.save(out / "intent")
     return _accuracy(intent, val_texts, val_labels) if val_texts else None
