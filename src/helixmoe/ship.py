@@ -60,6 +60,7 @@ __all__ = [
     "builtin_config_path",
     "demo_config",
     "demo_training_budget",
+    "describe_fit",
     "directory_bytes",
     "estimate_seconds",
     "expert_setup_reserve_s",
@@ -282,13 +283,17 @@ def write_summary(result: PipelineResult, rows: list[dict[str, Any]]) -> Path:
         + f"\nTraining wall time in all (training_summary.json): {total / 60:.1f} min.\n"
     )
     if result.fitted:
-        f = result.fitted
-        text += (
-            f"The run fitted itself to this machine: it fitted the router {f['slowness']:.2f}x as slowly as "
-            f"the plan assumes, so training got {f['training_budget_s']:.0f} s, and the base left the "
-            f"experts {f['expert_reserve_s']:.0f} s for their set-up.\n"
-        )
+        text += describe_fit(result.fitted) + "\n"
     return write_text_atomic(reports / "summary.md", text)
+
+
+def describe_fit(fitted: dict[str, float]) -> str:
+    """One sentence on how a run fitted itself to the machine (:attr:`PipelineResult.fitted`)."""
+    return (
+        f"The run fitted itself to this machine: it fitted the router {fitted['slowness']:.2f}x as slowly as "
+        f"the plan assumes, so training got {fitted['training_budget_s']:.0f} s, and the base left the "
+        f"experts {fitted['expert_reserve_s']:.0f} s for their set-up."
+    )
 
 
 def sample_queries(config: SystemConfig) -> list[str]:

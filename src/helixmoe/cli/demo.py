@@ -128,17 +128,11 @@ def demo(
         result = None
     if result is None or result.interrupted:
         _interrupted(console, out, ship)
-    from helixmoe.ship import summary_rows
+    from helixmoe.ship import describe_fit, summary_rows
 
     console.print(_summary_table(summary_rows(result), cfg.name))
     if result.fitted:
-        f = result.fitted
-        console.print(
-            Text(
-                f"fitted to this machine: the router fit ran {f['slowness']:.2f}x as slowly as planned, so "
-                f"training got {_fmt_s(f['training_budget_s'])}"
-            )
-        )
+        console.print(Text(describe_fit(result.fitted)))
     console.print(Text(f"reports: {result.root / 'reports'}  (summary.md, eval-test/report.md, plots)"))
     with _quiet(log):
         moe = _load(result.root, cfg)

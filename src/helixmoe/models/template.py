@@ -143,7 +143,7 @@ def request_prompt(prompt: str, task: str | None, style: str) -> str:
 def _value_text(prompt: str) -> str | None:
     """The text of the request's value (:func:`helixmoe.hlx.find_value`), remembered per request: finding it
     parses the request in every text notation (about half a millisecond), and a training run frames each
-    training prompt several times (the base, its expert, the expert's answer budget)."""
+    expert's training prompts twice (for the base, then for the expert)."""
     from helixmoe import hlx
 
     found = hlx.find_value(prompt)

@@ -58,7 +58,6 @@ class Featurised:
 
     blocks: list[tuple[dict[str, Any], dict[str, int], np.ndarray]]
     matrix: Any  # scipy.sparse CSR
-    count: int
 
 
 def featurise(texts: Sequence[str]) -> Featurised:
@@ -73,7 +72,7 @@ def featurise(texts: Sequence[str]) -> Featurised:
         mats.append(vec.fit_transform(docs))
         vocab = {k: int(v) for k, v in vec.vocabulary_.items()}
         blocks.append((params, vocab, vec.idf_.astype(np.float32)))
-    return Featurised(blocks=blocks, matrix=hstack(mats).tocsr(), count=len(docs))
+    return Featurised(blocks=blocks, matrix=hstack(mats).tocsr())
 
 
 class _Block:
@@ -153,8 +152,8 @@ class ClassifierRouter:
             raise DataError("router training needs at least two experts in the labels")
         if features is None:
             features = featurise(texts)
-        elif features.count != len(texts):
-            raise DataError(f"features of {features.count} texts given for {len(texts)} texts")
+        elif features.matrix.shape[0] != len(texts):
+            raise DataError(f"features of {features.matrix.shape[0]} texts given for {len(texts)} texts")
         blocks = features.blocks
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
         model.fit(features.matrix, list(labels))

@@ -14,7 +14,6 @@ The n-gram classifier should learn *what is asked*, not the characters of the va
 
 from __future__ import annotations
 
-import functools
 import re
 
 from helixmoe import hlx
@@ -40,13 +39,8 @@ def _tag(notation: str) -> str:
     return notation.replace("-", "")
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def normalise(text: str) -> str:
-    """The text the routers featurise (see the module docstring).
-
-    Remembered per text: fitting the routers normalises each training prompt twice (the expert classifier
-    and the intent model) and finding the values is most of the cost (about 1 ms a prompt on 2 cores).
-    """
+    """The text the routers featurise (see the module docstring)."""
     head, tail = text[:_SCAN_LIMIT], text[_SCAN_LIMIT:]
     parts: list[str] = []
     pos = 0
