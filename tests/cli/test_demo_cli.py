@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from helixmoe.config import load_config
+from helixmoe.errors import ConfigError
 from helixmoe.ship import (
     DEMO_TARGET_S,
     QUICK_OVERRIDES,
@@ -47,9 +49,11 @@ def _demo(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 def test_quick_demo_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = _demo("--quick", "--output", str(out))
+    result = _demo("--quick", "--output", str(out), "--started-at", str(time.time() - 75))
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
+    assert re.search(r"1m(1[5-9]|[2-5]\d)s of the target went before the demo began", text), text  # + start-up
+    assert "since --started-at)" in text
     # section 1: the codec table, printed verbatim (brackets are not Rich markup)
     for cell in ('{C:902,0="render_pipeline",1=[@vs,@fs]}', "[#64617461]", "🜊14🜁0 42🜂", "[14|0:0x2a]"):
         assert cell in text, cell
@@ -133,6 +137,7 @@ def test_resume_after_ctrl_c_finishes_the_demo(tmp_path: Path) -> None:
         (["--ship", "--output", "somewhere"], "error: --ship installs into the package"),
         (["--ship", "--resume"], "error: --ship installs into the package"),
         (["training.no_such_key=1"], "error:"),
+        (["--started-at", str(time.time() + 3600)], "error: --started-at"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(args: list[str], message: str) -> None:
@@ -140,6 +145,16 @@ def test_user_mistakes_are_one_line_errors(args: list[str], message: str) -> Non
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_started_at_counts_what_went_before_the_demo() -> None:
+    from helixmoe.cli.demo import spent_before
+
+    assert spent_before(None, 1000.0) == 0.0
+    assert spent_before(900.0, 1000.0) == 100.0  # e.g. make demo's set-up
+    assert spent_before(1030.0, 1000.0) == 0.0  # a little clock skew is no error
+    with pytest.raises(ConfigError, match="in the future"):
+        spent_before(1100.0, 1000.0)
 
 
 def test_output_that_is_not_a_system_is_refused(tmp_path: Path) -> None:
