@@ -52,7 +52,9 @@ def test_quick_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = _demo("--quick", "--output", str(out), "--started-at", str(time.time() - 75))
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
-    assert re.search(r"1m(1[5-9]|[2-5]\d)s of the target went before the demo began", text), text  # + start-up
+    assert re.search(r"1m(1[5-9]|[2-5]\d)s of the target went before the demo began", text), (
+        text
+    )  # + start-up
     assert "since --started-at)" in text
     # section 1: the codec table, printed verbatim (brackets are not Rich markup)
     for cell in ('{C:902,0="render_pipeline",1=[@vs,@fs]}', "[#64617461]", "🜊14🜁0 42🜂", "[14|0:0x2a]"):

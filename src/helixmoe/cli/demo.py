@@ -126,7 +126,9 @@ def demo(
     codec_table(console)
     _print_plan(console, cfg, estimate_seconds(cfg), time_budget, quick)
     if before >= 1:
-        console.print(Text(f"{_fmt_s(before)} of the target went before the demo began (--started-at: set-up)"))
+        console.print(
+            Text(f"{_fmt_s(before)} of the target went before the demo began (--started-at: set-up)")
+        )
     log = _log_path(out, ship)
     console.print(Text(f"training log: {log}"))
     try:
