@@ -68,3 +68,5 @@ def test_two_cpu_processes_train_a_system(tmp_path):
     assert any(r.get("phase") == "experts/ascii" and "eval_exact_match" in r for r in records)
     summary = json.loads((out / "reports" / "training_summary.json").read_text())
     assert summary["stages"]["base"]["steps"] == 2 and summary["stages"]["base"]["world_size"] == 2
+    # the main process fitted the router (before the base); the other one waited for it
+    assert "skipped" not in summary["stages"]["router"] and (out / "router" / "router.json").is_file()

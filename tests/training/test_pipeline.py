@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from helixmoe.cli.app import app
 from helixmoe.config import load_config
-from helixmoe.training.stages import STAGES
+from helixmoe.training.stages import STAGES, register_stage
 
 TINY = {
     "name": "pipe-test",
@@ -40,7 +40,14 @@ def tiny_config(tmp_path):
 
 
 def test_registry_order_is_the_pipeline_order():
-    assert list(STAGES) == ["corpus", "tokenizer", "base", "experts", "router"]
+    from helixmoe.ship import TRAIN_STAGES
+
+    # the router needs only the corpus: fitted before the base, its time counts against the budget
+    assert list(STAGES) == ["corpus", "tokenizer", "router", "base", "experts"]
+    assert tuple(STAGES) == TRAIN_STAGES  # helixmoe train and the demo run the stages in one order
+    with pytest.raises(ValueError, match="not registered"):
+        register_stage("later", after="nowhere")(lambda ctx: {})
+    assert "later" not in STAGES
 
 
 def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):

@@ -1,4 +1,4 @@
-"""The training stages and their registry: corpus → tokenizer → base → experts (→ router, added later).
+"""The training stages and their registry: corpus → tokenizer (→ router, added later) → base → experts.
 
 Each stage is a function ``stage(ctx: StageContext) -> dict`` (its summary) registered under a lowercase
 name with :func:`register_stage`; :data:`STAGES` keeps registration order, which is the order ``--stage all``
@@ -31,13 +31,20 @@ Stage = Callable[[StageContext], dict[str, Any]]
 STAGES: dict[str, Stage] = {}
 
 
-def register_stage(name: str) -> Callable[[Stage], Stage]:
-    """Decorator registering a stage under a lowercase ``name`` (appended to the run order)."""
+def register_stage(name: str, *, after: str | None = None) -> Callable[[Stage], Stage]:
+    """Decorator registering a stage under a lowercase ``name``: appended to the run order, or placed right
+    after the registered stage ``after``."""
 
     def decorate(fn: Stage) -> Stage:
         if name != name.lower() or name in STAGES:
             raise ValueError(f"stage name {name!r} must be lowercase and unique")
-        STAGES[name] = fn
+        if after is not None and after not in STAGES:
+            raise ValueError(f"stage {name!r} registers after {after!r}, which is not registered")
+        order = list(STAGES.items())
+        at = len(order) if after is None else [n for n, _ in order].index(after) + 1
+        order.insert(at, (name, fn))
+        STAGES.clear()
+        STAGES.update(order)
         return fn
 
     return decorate
@@ -314,4 +321,4 @@ def run_stages(ctx: StageContext, names: list[str]) -> dict[str, Any]:
 
 # The experts stage lives in its own module; importing it here registers it after "base".
 from helixmoe.training import experts as _experts  # noqa: E402, F401
-from helixmoe.training import router_stage as _router_stage  # noqa: E402, F401  (registers "router" last)
+from helixmoe.training import router_stage as _router_stage  # noqa: E402, F401  (after "tokenizer")
