@@ -9,6 +9,7 @@ the task hint of systems trained with ``training.task_hints``).
 
     python benchmarks/bench_routing.py                 # fit on 50k generated prompts, ~1-2 min on 2 cores
     python benchmarks/bench_routing.py --quick         # 10k prompts
+    python benchmarks/bench_routing.py --train 20000   # how accuracy and fit time move with the prompts
     python benchmarks/bench_routing.py --system DIR    # a trained system's routers (coordinator included)
 """
 
@@ -60,6 +61,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fit on 10k prompts instead of 50k")
+    parser.add_argument("--train", type=int, default=None, help="fit on this many prompts (default 50k)")
     parser.add_argument("--system", type=Path, help="use this trained system's routers")
     parser.add_argument("--n", type=int, default=2000, help="test and ood prompts each")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -83,7 +85,7 @@ def main() -> None:
         test = [e for e in test if e.expert in moe.experts]
         ood = [e for e in ood if e.expert in moe.experts]
     else:
-        size = 10_000 if args.quick else 50_000
+        size = args.train or (10_000 if args.quick else 50_000)
         train = tasks.generate(size, seed=1001, split="train")
         val = tasks.generate(max(1000, size // 10), seed=1002, split="val")
         with tempfile.TemporaryDirectory() as tmp:

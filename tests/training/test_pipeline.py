@@ -271,6 +271,18 @@ def test_continuous_mode_trains_on_fresh_rounds(tmp_path, tiny_config):
     assert (out / "experts" / "runic" / "adapter_model.safetensors").is_file()
 
 
+def test_router_fits_on_at_most_max_prompts(tmp_path, tiny_config):
+    from helixmoe.demo_plan import router_reserve_s
+    from helixmoe.training.pipeline import train_system
+
+    config = load_config(tiny_config, ["routing.max_prompts=150"])
+    summary = train_system(config, tmp_path / "system", stages=["corpus", "router"], final_eval_limit=0)
+    assert summary["stages"]["router"]["train_examples"] == 150  # of 48 + 300
+    assert (tmp_path / "system" / "router" / "router.json").is_file()
+    # the demo's estimate of the router's time counts the prompts it will really fit on
+    assert router_reserve_s(config) < router_reserve_s(load_config(tiny_config))
+
+
 def test_spent_budget_skips_training_stages_but_still_fits_the_router(tmp_path, tiny_config, monkeypatch):
     from helixmoe.models.layout import SystemLayout
     from helixmoe.training import stages

@@ -23,5 +23,9 @@ class RoutingConfig(Section):
     extra_prompts: int = Field(default=20000, ge=0)
     """Freshly generated training prompts added to the corpus' train split (routing needs phrasing variety,
     not answers, and prompts are cheap: about 8 000 per second)."""
+    max_prompts: int | None = Field(default=None, ge=100)
+    """Fit on at most this many of those prompts (a seeded random sample; ``None``: all of them). The fit
+    takes time in proportion to its prompts, and past about 40 000 the routers gain next to nothing
+    (``benchmarks/bench_routing.py --train N``)."""
     seed: int = 0
-    """Seed of the extra prompts."""
+    """Seed of the extra prompts and of the sample."""

@@ -5,11 +5,12 @@ which no budget can cut short) comes out of the training budget before the base 
 is left, and ``training.time_budget`` bounds the whole ``helixmoe train`` run.
 
 Runs :func:`helixmoe.routing.train.train_routers` on the corpus' train split plus freshly generated prompts
-(``routing.extra_prompts``), calibrates on the validation split, and writes ``<system>/router/``.
+(``routing.extra_prompts``), at most ``routing.max_prompts`` of them, calibrates on the validation split, and writes ``<system>/router/``.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from helixmoe.training.context import StageContext, process_state
@@ -31,6 +32,8 @@ def router_stage(ctx: StageContext) -> dict[str, Any]:
     train = load_split(ctx, "train")
     if routing.extra_prompts:
         train += generate(routing.extra_prompts, routing.seed + 7919, None, "train", experts=experts)
+    if routing.max_prompts is not None and len(train) > routing.max_prompts:
+        train = random.Random(routing.seed).sample(train, routing.max_prompts)
     val = load_split(ctx, "val")
     state = process_state()
     if not state.is_main_process:  # under accelerate launch one process fits and writes, the others wait
