@@ -7,7 +7,7 @@ server turn them into a clear message and exit code, never a traceback. The HLX 
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "HelixMoEError", "SystemLoadError"]
+__all__ = ["ConfigError", "DataError", "HelixMoEError", "RequestError", "SystemLoadError"]
 
 
 class HelixMoEError(Exception):
@@ -24,3 +24,8 @@ class DataError(HelixMoEError):
 
 class SystemLoadError(HelixMoEError):
     """A system directory, base model, tokenizer or expert adapter is missing or unreadable."""
+
+
+class RequestError(HelixMoEError):
+    """A request the system cannot answer as given: empty, not valid Unicode text, or longer than the base
+    model reads (the message names the request by its position in the batch)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helixmoe import hlx
-from helixmoe.errors import ConfigError, SystemLoadError
+from helixmoe.errors import ConfigError, RequestError, SystemLoadError
 from helixmoe.system import HelixMoE
 
 
@@ -88,6 +88,45 @@ def test_bad_arguments_are_clear(moe: HelixMoE) -> None:
         moe.query("x", expert="nope")
     with pytest.raises(ConfigError, match="verify policy"):
         moe.query("x", verify="sometimes")
+
+
+def test_requests_no_expert_can_answer_are_refused_clearly(moe: HelixMoE) -> None:
+    with pytest.raises(RequestError, match="the request is empty"):
+        moe.query("   ")
+    with pytest.raises(RequestError, match="the request is empty"):
+        moe.route("")
+    # undecodable bytes of a terminal or pipe arrive as lone surrogates (surrogateescape)
+    garbled = b"what is \xff\xfe".decode("utf-8", "surrogateescape")
+    with pytest.raises(RequestError, match="undecodable byte at character 9"):
+        moe.query(garbled)
+    with pytest.raises(RequestError, match="request 2 is empty"):
+        moe.batch(["Convert to LC-R: [1]", ""])
+    # longer than the base reads: refused at once instead of decoding for minutes
+    context = moe.pool.base.config.max_position_embeddings
+    huge = "Convert to LC-R: [" + ", ".join(["1"] * context) + "]"
+    with pytest.raises(RequestError, match=f"base reads at most {context}"):
+        moe.query(huge)
+
+
+def test_corrupt_weights_and_bad_expert_metadata_fail_at_load(tiny_system: Path, tmp_path: Path) -> None:
+    import json
+
+    for part in ("experts/runic/adapter_model.safetensors", "base/model.safetensors"):
+        broken = tmp_path / part.split("/")[0]
+        shutil.copytree(tiny_system, broken)
+        path = broken / part
+        path.write_bytes(path.read_bytes()[:10])  # a truncated download or copy
+        with pytest.raises(SystemLoadError, match="cannot load"):
+            HelixMoE.load(broken, device="cpu")
+    broken = tmp_path / "meta"
+    shutil.copytree(tiny_system, broken)
+    meta = broken / "experts" / "runic" / "expert.json"
+    info = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**info, "answer_tokens": {"offset": "abc", "slope": 1}}))
+    with pytest.raises(SystemLoadError, match="answer_tokens must be an object with numbers"):
+        HelixMoE.load(broken, device="cpu")
+    with pytest.raises(ConfigError, match="unknown device 'bogus'"):
+        HelixMoE.load(tiny_system, device="bogus")
 
 
 def test_router_override(tiny_system: Path) -> None:

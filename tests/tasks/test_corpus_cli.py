@@ -117,3 +117,33 @@ def test_bad_inputs_raise_data_errors(app: typer.Typer, built: Path, tmp_path: P
     )
     assert isinstance(result.exception, DataError) and "unknown export format" in str(result.exception)
     assert not (tmp_path / "e.jsonl").exists()
+
+
+def test_an_unwritable_output_path_is_a_one_line_error(tmp_path: Path) -> None:
+    """Through the real entry point: an OS error on a path the user gave is a message, not a traceback."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(e.to_dict()) + "\n" for e in tasks.generate(3, 1)))
+    (tmp_path / "afile").write_text("a file, not a directory")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helixmoe",
+            "corpus",
+            "import",
+            "-i",
+            str(source),
+            "-o",
+            str(tmp_path / "afile" / "x.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: ") and "afile" in result.stderr
+    assert "Traceback" not in result.stderr

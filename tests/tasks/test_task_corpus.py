@@ -96,6 +96,10 @@ def test_bad_corpus_files(tmp_path: Path) -> None:
     bad_json.write_text(json.dumps(good) + "\n\n{not json\n")
     with pytest.raises(DataError, match=r"bad.jsonl:3: invalid JSON"):
         tasks.load_corpus(bad_json)
+    cut = tmp_path / "cut.jsonl"  # a line cut short: the column is where it ends, not 1 of a next line
+    cut.write_text('{"prompt": "a", "response": "b"\n')
+    with pytest.raises(DataError, match=r"cut.jsonl:1: invalid JSON: Expecting ',' delimiter \(column 32\)"):
+        tasks.load_corpus(cut)
     missing = tmp_path / "missing.jsonl"
     missing.write_text(json.dumps({k: v for k, v in good.items() if k != "response"}) + "\n")
     with pytest.raises(DataError, match=r"missing.jsonl:1: missing field\(s\) response"):

@@ -271,6 +271,23 @@ def test_continuous_mode_trains_on_fresh_rounds(tmp_path, tiny_config):
     assert (out / "experts" / "runic" / "adapter_model.safetensors").is_file()
 
 
+def test_mistaken_stages_or_experts_are_refused_before_anything_is_written(tmp_path, tiny_config):
+    from helixmoe.errors import ConfigError
+    from helixmoe.training.pipeline import train_system
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ConfigError, match="unknown stage"):
+        train_system(load_config(tiny_config), fresh, stages=["nosuch"])
+    assert not fresh.exists()
+    existing = tmp_path / "existing"
+    train_system(load_config(tiny_config), existing, stages=["corpus"], final_eval_limit=0)
+    before = (existing / "system.yaml").read_text()
+    changed = load_config(tiny_config, ["training.experts.max_steps=99"])
+    with pytest.raises(ConfigError, match=r"unknown expert.*nosuch"):
+        train_system(changed, existing, stages=["experts"], experts=["nosuch"])
+    assert (existing / "system.yaml").read_text() == before  # the system's config is untouched
+
+
 def test_router_fits_on_at_most_max_prompts(tmp_path, tiny_config):
     from helixmoe.demo_plan import router_reserve_s
     from helixmoe.training.pipeline import train_system

@@ -52,6 +52,9 @@ def main() -> None:
     except (HLXError, HelixMoEError) as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(1)
+    except OSError as err:  # a path the user gave that cannot be written or read (the message names it)
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -64,6 +64,13 @@ def eval_command(
 ) -> None:
     """Evaluate a system (routing, experts, verification, latency, memory, sizes) and write its report;
     with --answers, grade another system's answers on the same items instead."""
+    if out is not None:  # a report directory that cannot be made fails now, not after the evaluation
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"--out {out}: cannot create the report directory ({err.strerror or err})"
+            ) from None
     if answers is not None or corpus is not None:
         _grade_answers(answers, corpus, split, out, as_json)
         return

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
 from helixmoe.config.model import SIZE_SHAPES, BaseModelConfig, shape_problem
@@ -66,7 +67,10 @@ def select_device_dtype(device: str = "auto", dtype: str = "auto") -> tuple[torc
     """
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but CUDA is not available (use device: cpu or auto)")
     if dev.type == "mps" and not torch.backends.mps.is_available():
@@ -214,7 +218,7 @@ def load_base(
         kwargs.update(quantization_config=quant, device_map={"": str(dev)})
     try:
         model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype, **kwargs)
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
         raise SystemLoadError(f"{model_dir}: cannot load the base model: {err}") from err
     if quant is None:
         cast(Any, model).to(dev)

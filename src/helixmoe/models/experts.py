@@ -35,6 +35,7 @@ from typing import Any, cast
 import torch
 from peft import LoraConfig as PeftLoraConfig
 from peft import PeftModel, get_peft_model
+from safetensors import SafetensorError
 from transformers import GenerationConfig, PreTrainedModel
 
 from helixmoe.config.model import LoRAConfig
@@ -132,7 +133,7 @@ class ExpertPool:
                 )
             else:
                 self._peft.load_adapter(str(path), adapter_name=name, is_trainable=trainable)
-        except (OSError, ValueError, KeyError, RuntimeError) as err:
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
             raise SystemLoadError(f"{path}: cannot load expert {name!r}: {err}") from err
         self._info[name] = info
         logger.info("loaded expert %s from %s", name, path)
@@ -343,6 +344,18 @@ class ExpertPool:
             ) from err
         if not isinstance(info, dict):
             raise SystemLoadError(f"{path / EXPERT_META}: expected a JSON object")
+        budget = info.get("answer_tokens")
+        if budget is not None and not (
+            isinstance(budget, dict)
+            and all(
+                isinstance(budget.get(k), int | float) and not isinstance(budget.get(k), bool)
+                for k in ("offset", "slope")
+            )
+        ):
+            raise SystemLoadError(
+                f"{path / EXPERT_META}: answer_tokens must be an object with numbers offset and slope, "
+                f"got {json.dumps(budget)[:80]}"
+            )
         return {**info, "name": name}
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
 
 from helixmoe.atomic import atomic_path
 from helixmoe.errors import DataError, SystemLoadError
@@ -244,7 +245,7 @@ class ClassifierRouter:
                 intercept=tensors["intercept"],
                 temperature=meta.get("temperature", 1.0),
             )
-        except (OSError, KeyError, ValueError, TypeError) as err:
+        except (OSError, KeyError, ValueError, TypeError, SafetensorError) as err:
             raise SystemLoadError(f"cannot load the classifier router from {directory}: {err}") from None
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helixmoe.errors import ConfigError, SystemLoadError
+from helixmoe.errors import ConfigError, RequestError, SystemLoadError
 from helixmoe.routing import CachedRouter, KeywordRouter, RouteDecision, load_router
 from helixmoe.system.answer import Answer
 from helixmoe.system.verify import POLICIES, Check, Verifier
@@ -137,6 +137,7 @@ class HelixMoE:
 
     def route(self, text: str) -> RouteDecision:
         """The routing decision for one request."""
+        _check_requests([text])
         return self.router.route(text)  # type: ignore[no-any-return]
 
     def query(self, text: str, **kwargs: Any) -> str:
@@ -172,6 +173,7 @@ class HelixMoE:
             constrained: override grammar-constrained decoding for this call.
             batch_size: rows per generation batch.
         """
+        _check_requests(texts)
         policy = verify or self.verify_policy
         if policy not in POLICIES:
             raise ConfigError(f"unknown verify policy {policy!r}; expected one of {', '.join(POLICIES)}")
@@ -273,6 +275,13 @@ class HelixMoE:
         aligned = self.prompt_style == "aligned"
         requests = [encode_request(tok, p, aligned_value_at(p) if aligned else None) for p in prompts]
         rows = [r.ids for r in requests]
+        context = getattr(self.pool.base.config, "max_position_embeddings", None)
+        for text, row in zip(texts, rows):
+            if context is not None and len(row) > context:
+                raise RequestError(
+                    f"a request of {len(row)} tokens ({text[:40]!r}...): this system's base reads at most "
+                    f"{context} (model.max_seq_len)"
+                )
         # per row: an answer never depends on its batch
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
@@ -305,6 +314,24 @@ class HelixMoE:
         else:
             cap = 4 * prompt_tokens
         return min(self.max_new_tokens, max(_MIN_NEW_TOKENS, cap))
+
+
+def _check_requests(texts: Sequence[str]) -> None:
+    """Refuse what no expert can answer: a request that is not text, is empty, or holds characters that are
+    not valid Unicode (undecodable bytes of a terminal or pipe arrive as lone surrogates)."""
+    for i, text in enumerate(texts):
+        where = "the request" if len(texts) == 1 else f"request {i + 1}"
+        if not isinstance(text, str):
+            raise RequestError(f"{where} is a {type(text).__name__}, not text")
+        if not text.strip():
+            raise RequestError(f"{where} is empty")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise RequestError(
+                f"{where} is not valid text: an undecodable byte at character {err.start + 1} "
+                "(is the terminal or file UTF-8?)"
+            ) from None
 
 
 def _pick_router(directory: Path, kind: str | None, experts: Sequence[str], scorer: Any) -> Any:

@@ -31,7 +31,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield number, json.loads(line)
+                    yield number, json.loads(line.rstrip("\r\n"))  # columns count on the line itself
                 except json.JSONDecodeError as err:
                     raise DataError(
                         f"{path}:{number}: invalid JSON: {err.msg} (column {err.colno})"

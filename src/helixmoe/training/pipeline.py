@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from helixmoe.config import SystemConfig
+from helixmoe.errors import ConfigError
 from helixmoe.models.layout import SystemLayout, save_system_skeleton
 from helixmoe.training.checkpoints import write_json_atomic
 from helixmoe.training.context import StageContext, process_state
 from helixmoe.training.metrics import plot_curves
-from helixmoe.training.stages import run_stages
+from helixmoe.training.stages import check_stages, run_stages
 
 __all__ = ["merge_summary", "train_system"]
 
@@ -76,6 +77,13 @@ def train_system(
         import torch
 
         torch.set_num_threads(config.training.num_threads)
+    # user mistakes are refused before anything is written (an existing system's system.yaml included)
+    check_stages(stages)
+    unknown = [name for name in experts or () if name not in config.experts]
+    if unknown:
+        raise ConfigError(
+            f"unknown expert(s) {', '.join(unknown)}; the config has {', '.join(config.experts)}"
+        )
     state = process_state()
     root = Path(output_dir)
     if state.is_main_process:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from helixmoe.errors import ConfigError, DataError
@@ -22,7 +22,7 @@ from helixmoe.training.context import StageContext, process_state
 from helixmoe.training.data import TextPair
 from helixmoe.training.exact_match import EvalSample
 
-__all__ = ["STAGES", "Stage", "load_split", "register_stage", "run_stages"]
+__all__ = ["STAGES", "Stage", "check_stages", "load_split", "register_stage", "run_stages"]
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +294,19 @@ def copy_warmup(
 _ALWAYS_RUN = frozenset({"router"})
 
 
+def check_stages(names: Sequence[str]) -> list[str]:
+    """The stages ``names`` asks for (``["all"]``: every one).
+
+    Raises:
+        ConfigError: an unknown stage name.
+    """
+    wanted = list(STAGES) if list(names) == ["all"] else list(names)
+    unknown = [n for n in wanted if n not in STAGES]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)} or all")
+    return wanted
+
+
 def run_stages(ctx: StageContext, names: list[str]) -> dict[str, Any]:
     """Run the named stages in registry order; ``["all"]`` = every registered stage (the router stage runs
     even when the time budget is spent).
@@ -301,10 +314,7 @@ def run_stages(ctx: StageContext, names: list[str]) -> dict[str, Any]:
     Raises:
         ConfigError: an unknown stage name.
     """
-    wanted = list(STAGES) if names == ["all"] else names
-    unknown = [n for n in wanted if n not in STAGES]
-    if unknown:
-        raise ConfigError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)} or all")
+    wanted = check_stages(names)
     for name in STAGES:
         if name in wanted:
             if ctx.interrupted:
