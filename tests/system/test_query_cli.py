@@ -65,6 +65,13 @@ def test_missing_system_is_a_clear_error(tmp_path: Path) -> None:
     assert "nope" in result.stderr
 
 
+def test_a_bad_request_is_one_line_on_stderr(tiny_system: Path) -> None:
+    """No weight-loading bar or library deprecation notice buries the error."""
+    result = run("query", "  ", "--system", str(tiny_system))
+    assert result.returncode == 1
+    assert result.stderr == "error: the request is empty\n"
+
+
 def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
     script = "Convert to LC-T: [1]\n:route\n:expert math\n:expert wizard\n:verify oracle\nConvert to LC-T: [1]\n:bogus\nquit\nnever read\n"
     result = run("chat", "--system", str(tiny_system), "--max-new-tokens", "24", stdin=script)

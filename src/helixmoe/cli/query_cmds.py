@@ -43,8 +43,10 @@ def _load(
     constrained: Optional[bool] = None,
     max_new_tokens: int = 512,
 ) -> Any:
+    from helixmoe.cli.quiet import quiet_model_loading
     from helixmoe.system import HelixMoE
 
+    quiet_model_loading()
     return HelixMoE.load(
         system, router=router, verify=verify, constrained=constrained, max_new_tokens=max_new_tokens
     )
