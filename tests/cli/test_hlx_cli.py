@@ -52,7 +52,9 @@ def test_convert_lc_b_binary_roundtrip_through_pipes() -> None:
     [
         (("convert", "--to", "lc-t", "--from", "lc-t", '{C:1000 0="x"}'), "after the contract id"),
         (("convert", "--to", "lc-t", "[1, 2,]"), "trailing comma"),
-        (("convert", "--to", "klingon", "[1]"), "unknown notation"),
+        (("convert", "--to", "klingon", "[1]"), "--to 'klingon': unknown notation"),
+        (("convert", "--from", "runes", "--to", "lc-r", "[1]"), "--from 'runes': unknown notation"),
+        (("validate", "--notation", "nosuch", "[1]"), "--notation 'nosuch': unknown notation"),
         (("convert", "[1]"), "--to"),
         (("validate", "--notation", "lc-r", "🜃1, 2"), "lc-r"),
     ],

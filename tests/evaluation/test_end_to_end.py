@@ -79,6 +79,11 @@ def test_eval_cli_bad_options(app: typer.Typer, tiny_system: Path, tmp_path: Pat
     assert isinstance(result.exception, DataError) and "nowhere.jsonl" in str(result.exception)
     result = runner.invoke(app, ["eval", "--answers", str(tmp_path / "a.jsonl")])
     assert isinstance(result.exception, ConfigError) and "--corpus" in str(result.exception)
+    (tmp_path / "empty.jsonl").write_text("\n")
+    result = runner.invoke(
+        app, ["eval", "--system", str(tiny_system), "--split", str(tmp_path / "empty.jsonl")]
+    )
+    assert isinstance(result.exception, DataError) and "empty.jsonl: no examples" in str(result.exception)
     (tmp_path / "afile").write_text("not a directory")  # refused before the evaluation, not after it
     result = runner.invoke(
         app, ["eval", "--system", str(tiny_system), "--out", str(tmp_path / "afile" / "sub")]

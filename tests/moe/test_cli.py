@@ -35,6 +35,16 @@ def test_help_and_bad_override() -> None:
     assert "top_k" in bad.stderr
 
 
+def test_a_bad_data_file_fails_before_any_training(tmp_path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "response": "b"\n')
+    out = tmp_path / "new"
+    result = _cli("train-moe", "--config", str(CONFIG), "-o", str(out), "--data", str(bad), timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "bad.jsonl:1" in result.stderr
+    assert not (out / "base").exists()  # nothing trained first
+
+
 @pytest.mark.slow
 def test_train_moe_end_to_end(tmp_path) -> None:
     out = tmp_path / "sys"

@@ -15,6 +15,16 @@ __all__ = ["register"]
 _NOTATION_HELP = "one of: " + ", ".join(hlx.NOTATIONS)
 
 
+def _notation(option: str, name: Optional[str]) -> Optional[str]:
+    """The registry name of an option's notation (``None`` stays ``None``); an unknown one names the option."""
+    if name is None:
+        return None
+    try:
+        return hlx.api.normalise(name)
+    except hlx.HLXError:
+        raise DataError(f"{option} {name!r}: unknown notation; {_NOTATION_HELP}") from None
+
+
 def _read_input(text: Optional[str], notation: Optional[str]) -> str | bytes:
     """The value text from the argument, or from stdin when it is ``-`` or missing."""
     if text is not None and text != "-":
@@ -53,6 +63,7 @@ def convert(
     """Convert an HLX value between notations, e.g. ``helixmoe convert --to lc-r '{14: {@0: 42}}'``."""
     if to is None and not all_:
         raise DataError("say which notation to write: --to NOTATION (" + _NOTATION_HELP + ") or --all")
+    to, src = _notation("--to", to), _notation("--from", src)
     data = _read_input(text, src)
     if isinstance(data, str) and src is None:
         data = data.strip()
@@ -77,8 +88,9 @@ def validate(
     strict: Annotated[bool, typer.Option("--strict", help="Reject the lenient forms.")] = False,
 ) -> None:
     """Check that a value parses; exit 0 and say ``valid``, or exit 1 with the error and a caret."""
+    notation = _notation("--notation", notation)
     data = _read_input(text, notation)
-    name = hlx.api.normalise(notation) if notation else hlx.detect(data)
+    name = notation or hlx.detect(data)
     hlx.loads(data, name, strict=strict)
     typer.echo(f"valid {name}")
 

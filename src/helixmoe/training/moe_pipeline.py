@@ -140,6 +140,10 @@ def train_moe(
     started = time.monotonic()
     root = Path(output_dir)
     stages = missing_stages(config, root) if not resume else ["corpus", "tokenizer", "base"]
+    # a user's data file is read first: a mistake in it fails now, not after the base has trained
+    user_data = (
+        load_domain_examples(config, root / ".train" / "corpus") if config.moe.data is not None else None
+    )
     if prepare and stages:
         train_system(config, root, stages=stages, resume=resume, final_eval_limit=0)
     layout, moe, seed = SystemLayout(root), config.moe, config.training.seed
@@ -151,7 +155,9 @@ def train_moe(
         device=config.model.device,
         for_training=True,
     )
-    examples = load_domain_examples(config, root / ".train" / "corpus")
+    examples = (
+        user_data if user_data is not None else load_domain_examples(config, root / ".train" / "corpus")
+    )
     train_ex, eval_ex = split_train_eval(examples, moe.eval_fraction, seed)
     domains = sorted({e.domain for e in examples})
     names = inject_moe_lora(model, moe, seed=seed)
