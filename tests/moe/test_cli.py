@@ -96,3 +96,15 @@ def test_missing_stages_reuses_an_existing_system(tmp_path) -> None:
     (tmp_path / ".train" / "corpus").mkdir(parents=True)
     (tmp_path / ".train" / "corpus" / "train.jsonl").write_text("")
     assert missing_stages(cfg, tmp_path) == []
+
+
+def test_a_signal_during_the_base_stages_stops_train_moe_cleanly(tmp_path, monkeypatch) -> None:
+    """It used to go on and fail with "base model directory not found"."""
+    from helixmoe.config import load_config
+    from helixmoe.training import pipeline
+    from helixmoe.training.moe_pipeline import train_moe
+
+    stopped = {"stages": {"corpus": {}, "base": {"stopped_by": "signal"}}, "interrupted": True}
+    monkeypatch.setattr(pipeline, "train_system", lambda *args, **kwargs: stopped)
+    summary = train_moe(load_config(CONFIG, []), tmp_path / "new")
+    assert summary == {"interrupted": True, "stages": stopped["stages"]}

@@ -68,6 +68,9 @@ def train_moe(
     summary = run(cfg, out, resume=resume)
     if PartialState().is_main_process:
         typer.echo(json.dumps(summary, indent=2, default=str))
+        if summary.get("interrupted"):
+            typer.echo(f"interrupted: checkpoints saved under {out}/.train; continue with --resume", err=True)
+            raise typer.Exit(130)
         typer.echo(f"MoE-LoRA written to {out / 'moe'}")
 
 

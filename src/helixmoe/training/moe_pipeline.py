@@ -128,7 +128,8 @@ def train_moe(
             with ``resume``); an existing system's base and tokenizer are reused as they are.
 
     Returns:
-        The summary also written to ``reports/moe_report.json``.
+        The summary also written to ``reports/moe_report.json``; ``interrupted`` is true when SIGINT/SIGTERM
+        stopped a base stage (then nothing else ran) or the MoE run (both checkpointed for ``resume``).
     """
     from helixmoe.models.base import load_base
     from helixmoe.models.layout import SystemLayout
@@ -145,7 +146,9 @@ def train_moe(
         load_domain_examples(config, root / ".train" / "corpus") if config.moe.data is not None else None
     )
     if prepare and stages:
-        train_system(config, root, stages=stages, resume=resume, final_eval_limit=0)
+        prepared = train_system(config, root, stages=stages, resume=resume, final_eval_limit=0)
+        if prepared.get("interrupted"):  # SIGINT/SIGTERM: the stage checkpointed; --resume continues it
+            return {"interrupted": True, "stages": prepared["stages"]}
     layout, moe, seed = SystemLayout(root), config.moe, config.training.seed
     tokenizer = load_tokenizer(layout.tokenizer_source(config))
     model = load_base(
@@ -175,6 +178,7 @@ def train_moe(
     trainer, options = _trainer(config, root, model, tokenizer, data, remaining, resume)
     outcome = run_trainer(trainer, options)
     summary: dict[str, Any] = {
+        "interrupted": outcome.stopped_by == "signal",
         "stopped_by": outcome.stopped_by,
         "steps": outcome.global_step,
         "best_metric": outcome.best_metric,
