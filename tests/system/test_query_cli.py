@@ -70,6 +70,11 @@ def test_a_bad_request_is_one_line_on_stderr(tiny_system: Path) -> None:
     result = run("query", "  ", "--system", str(tiny_system))
     assert result.returncode == 1
     assert result.stderr == "error: the request is empty\n"
+    result = run("query", "hi", "--system", str(tiny_system), "--verify", "sometimes")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --verify 'sometimes': expected one of off, flag")
+    result = run("route", "hi", "--system", str(tiny_system), "--router", "oracle")
+    assert result.returncode == 1 and "error: --router 'oracle'" in result.stderr
 
 
 def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
