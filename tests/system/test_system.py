@@ -106,6 +106,9 @@ def test_requests_no_expert_can_answer_are_refused_clearly(moe: HelixMoE) -> Non
     huge = "Convert to LC-R: [" + ", ".join(["1"] * context) + "]"
     with pytest.raises(RequestError, match=f"base reads at most {context}"):
         moe.query(huge)
+    # in a batch (an evaluation, say) such a row gets no answer and the others go on
+    short, long = moe.batch(["Convert to LC-R: [1]", huge], verify="off")
+    assert long.text == "" and short.text == moe.query("Convert to LC-R: [1]", verify="off")
 
 
 def test_corrupt_weights_and_bad_expert_metadata_fail_at_load(tiny_system: Path, tmp_path: Path) -> None:

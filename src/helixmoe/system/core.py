@@ -142,11 +142,32 @@ class HelixMoE:
 
     def query(self, text: str, **kwargs: Any) -> str:
         """The answer text for one request (see :meth:`batch` for the keyword arguments)."""
-        return self.batch([text], **kwargs)[0].text
+        return self.answer(text, **kwargs).text
 
     def answer(self, text: str, **kwargs: Any) -> Answer:
-        """The full :class:`Answer` for one request."""
+        """The full :class:`Answer` for one request.
+
+        Raises:
+            RequestError: an empty request, one that is not valid text, or one longer than the base reads
+                (:meth:`batch` answers such a row with an empty text instead, and goes on with the others).
+        """
+        _check_requests([text])
+        context = self.context_tokens
+        if context is not None:
+            from helixmoe.models.template import encode_prompt
+
+            length = len(encode_prompt(self.pool.tokenizer, self.model_prompt(text)))
+            if length > context:
+                raise RequestError(
+                    f"the request is {length} tokens long; this system's base reads at most {context} "
+                    "(model.max_seq_len)"
+                )
         return self.batch([text], **kwargs)[0]
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The most prompt tokens the base reads (its ``max_position_embeddings``), if it says."""
+        return getattr(self.pool.base.config, "max_position_embeddings", None)
 
     def route_request(self, text: str, **kwargs: Any) -> dict[str, Any]:
         """The published HLX MoE API: a dict with ``specialist``, ``response``, ``confidence``,
@@ -275,13 +296,23 @@ class HelixMoE:
         aligned = self.prompt_style == "aligned"
         requests = [encode_request(tok, p, aligned_value_at(p) if aligned else None) for p in prompts]
         rows = [r.ids for r in requests]
-        context = getattr(self.pool.base.config, "max_position_embeddings", None)
-        for text, row in zip(texts, rows):
-            if context is not None and len(row) > context:
-                raise RequestError(
-                    f"a request of {len(row)} tokens ({text[:40]!r}...): this system's base reads at most "
-                    f"{context} (model.max_seq_len)"
+        context = self.context_tokens
+        keep = [i for i, row in enumerate(rows) if context is None or len(row) <= context]
+        if len(keep) < len(rows):  # longer than the base reads: an empty answer, not minutes of decoding
+            logger.warning(
+                "%d request(s) longer than the base's %s tokens: no answer", len(rows) - len(keep), context
+            )
+            out = [""] * len(rows)
+            if keep:
+                answered = self._generate_group(
+                    [texts[i] for i in keep],
+                    [experts[i] for i in keep],
+                    [targets[i] for i in keep],
+                    [hints[i] for i in keep],
                 )
+                for i, text in zip(keep, answered):
+                    out[i] = text
+            return out
         # per row: an answer never depends on its batch
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
