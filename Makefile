@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "torch==$(TORCH_VERSION)"
 	@# uv resolves and installs the rest in seconds (pip took ~2 min of a fresh setup); pip is the fallback.
 	@# torch is already there and satisfies the project's range, so uv leaves it alone.
-	@if $(BIN)/pip install -q uv 2>/dev/null; then \
-		$(BIN)/uv pip install -q --python $(BIN)/python -e ".[$(EXTRAS)]"; \
+	@if $(BIN)/pip install -q uv 2>/dev/null && $(BIN)/uv pip install -q --python $(BIN)/python -e ".[$(EXTRAS)]"; then \
+		echo "installed with uv"; \
 	else \
 		$(BIN)/pip install -q -e ".[$(EXTRAS)]"; \
 	fi
