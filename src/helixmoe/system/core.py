@@ -151,18 +151,7 @@ class HelixMoE:
             RequestError: an empty request, one that is not valid text, or one longer than the base reads
                 (:meth:`batch` answers such a row with an empty text instead, and goes on with the others).
         """
-        _check_requests([text])
-        context = self.context_tokens
-        if context is not None:
-            from helixmoe.models.template import encode_prompt
-
-            length = len(encode_prompt(self.pool.tokenizer, self.model_prompt(text)))
-            if length > context:
-                raise RequestError(
-                    f"the request is {length} tokens long; this system's base reads at most {context} "
-                    "(model.max_seq_len)"
-                )
-        return self.batch([text], **kwargs)[0]
+        return self.batch([text], **{"skip_too_long": False, **kwargs})[0]
 
     @property
     def context_tokens(self) -> int | None:
@@ -183,6 +172,7 @@ class HelixMoE:
         verify: str | None = None,
         constrained: bool | None = None,
         batch_size: int = 16,
+        skip_too_long: bool = True,
     ) -> list[Answer]:
         """Answer many requests; rows routed to different experts share one generation batch.
 
@@ -193,6 +183,8 @@ class HelixMoE:
             verify: override the verification policy for this call.
             constrained: override grammar-constrained decoding for this call.
             batch_size: rows per generation batch.
+            skip_too_long: answer a request longer than the base reads with an empty text and go on with the
+                others (an evaluation, say), instead of raising :class:`RequestError` before decoding.
         """
         _check_requests(texts)
         policy = verify or self.verify_policy
@@ -206,7 +198,7 @@ class HelixMoE:
                 raise ConfigError(f"unknown expert {name!r}; this system has {', '.join(self.pool.names)}")
         use_grammar = self.constrained if constrained is None else constrained
         t0 = time.perf_counter()
-        routes = [self.route(t) for t in texts]
+        routes = [self.router.route(t) for t in texts]  # checked above
         t1 = time.perf_counter()
         chosen = pinned if pinned is not None else [r.expert for r in routes]
         # the grammar needs the check's target notation even when nothing is verified
@@ -219,7 +211,7 @@ class HelixMoE:
             for t, c in zip(texts, checks)
         ]
         targets = [c.target if use_grammar else None for c in checks]
-        outputs = self._generate(texts, chosen, targets, hints, batch_size)
+        outputs = self._generate(texts, chosen, targets, hints, batch_size, skip_too_long)
         t3 = time.perf_counter()
         answers = [
             Answer(text=o, expert=e, route=r, model_text=o, target=c.target, task=h)
@@ -268,6 +260,7 @@ class HelixMoE:
         targets: Sequence[str | None],
         hints: Sequence[str | None],
         batch_size: int,
+        skip_too_long: bool = True,
     ) -> list[str]:
         """Greedy answers, one expert per row; rows with a target notation decode under its grammar, rows
         with a task hint see it in front of the request."""
@@ -278,7 +271,9 @@ class HelixMoE:
         out: list[str] = []
         for start in range(0, len(texts), step):
             part = slice(start, start + step)
-            out.extend(self._generate_group(texts[part], experts[part], targets[part], hints[part]))
+            out.extend(
+                self._generate_group(texts[part], experts[part], targets[part], hints[part], skip_too_long)
+            )
         return out
 
     def _generate_group(
@@ -287,8 +282,10 @@ class HelixMoE:
         experts: Sequence[str],
         targets: Sequence[str | None],
         hints: Sequence[str | None],
+        skip_too_long: bool = True,
     ) -> list[str]:
-        """One mixed-expert generation batch; a row with a target decodes under its grammar."""
+        """One mixed-expert generation batch; a row with a target decodes under its grammar; a row longer
+        than the base reads gets an empty answer (``skip_too_long``) or raises :class:`RequestError`."""
         from helixmoe.models.template import aligned_value_at, encode_request, request_prompt
 
         tok = self.pool.tokenizer
@@ -298,7 +295,13 @@ class HelixMoE:
         rows = [r.ids for r in requests]
         context = self.context_tokens
         keep = [i for i, row in enumerate(rows) if context is None or len(row) <= context]
-        if len(keep) < len(rows):  # longer than the base reads: an empty answer, not minutes of decoding
+        if len(keep) < len(rows):  # longer than the base reads: no minutes of decoding
+            if not skip_too_long:
+                length = max(len(row) for row in rows)
+                raise RequestError(
+                    f"the request is {length} tokens long; this system's base reads at most {context} "
+                    "(model.max_seq_len)"
+                )
             logger.warning(
                 "%d request(s) longer than the base's %s tokens: no answer", len(rows) - len(keep), context
             )
