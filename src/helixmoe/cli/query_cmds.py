@@ -36,9 +36,6 @@ _HELP = """commands:  :route  last routing decision and scores   :expert NAME|au
            :verify off|flag|retry|oracle   :help   quit / exit / Ctrl-D to leave"""
 
 
-_ROUTERS = ("keyword", "classifier", "cascade", "coordinator")
-
-
 def _load(
     system: Optional[Path],
     router: Optional[str],
@@ -47,14 +44,15 @@ def _load(
     max_new_tokens: int = 512,
 ) -> Any:
     from helixmoe.cli.quiet import quiet_model_loading
+    from helixmoe.routing import ROUTERS
     from helixmoe.system import HelixMoE
     from helixmoe.system.verify import POLICIES
 
     # option mistakes are refused before the (slow) load
     if verify not in POLICIES:
         raise ConfigError(f"--verify {verify!r}: expected one of {', '.join(POLICIES)}")
-    if router is not None and router not in _ROUTERS:
-        raise ConfigError(f"--router {router!r}: expected one of {', '.join(_ROUTERS)}")
+    if router is not None and router not in ROUTERS:
+        raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
     quiet_model_loading()
     return HelixMoE.load(
         system, router=router, verify=verify, constrained=constrained, max_new_tokens=max_new_tokens

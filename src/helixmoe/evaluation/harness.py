@@ -94,7 +94,7 @@ def evaluate(
         DataError: no example left to evaluate.
     """
     _check_options(verify, oracle_route, n, batch_size, latency_queries)
-    chosen = _select(predictor, examples, n, seed)
+    chosen = _select(predictor, examples, n, seed, source=(meta or {}).get("source"))
     run = RunData(
         examples=chosen,
         options={
@@ -134,10 +134,13 @@ def _check_options(verify: str, oracle_route: str, n: int | None, batch_size: in
         raise ConfigError(f"batch_size must be >= 1 and latency_queries >= 0 (got {batch_size}, {latency})")
 
 
-def _select(predictor: Predictor, examples: Iterable[Example], n: int | None, seed: int) -> list[Example]:
+def _select(
+    predictor: Predictor, examples: Iterable[Example], n: int | None, seed: int, source: str | None = None
+) -> list[Example]:
     """A seeded sample of ``n`` examples whose expert the predictor has, in their given order.
 
-    Sampling (not the first ``n``) because corpus files may be grouped by expert or family.
+    Sampling (not the first ``n``) because corpus files may be grouped by expert or family. ``source`` (the
+    file or split the examples came from) is named when none is left.
     """
     have = set(predictor.experts)
     pool = list(examples)
@@ -149,7 +152,8 @@ def _select(predictor: Predictor, examples: Iterable[Example], n: int | None, se
             ", ".join(sorted(have)),
         )
     if not chosen:
-        raise DataError(f"no examples to evaluate for experts {', '.join(sorted(have))}")
+        where = f"{source}: " if source else ""
+        raise DataError(f"{where}no examples to evaluate for experts {', '.join(sorted(have))}")
     if n is not None and len(chosen) > n:
         keep = sorted(random.Random(seed).sample(range(len(chosen)), n))
         chosen = [chosen[i] for i in keep]

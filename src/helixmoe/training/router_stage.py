@@ -28,6 +28,10 @@ def router_stage(ctx: StageContext) -> dict[str, Any]:
     routing = ctx.config.routing
     if ctx.is_done("router") and (ctx.layout.router_dir / "router.json").is_file():
         return {"skipped": "done"}
+    state = process_state()
+    if not state.is_main_process:  # under accelerate launch one process fits and writes, the others wait
+        state.wait_for_everyone()
+        return {"skipped": "fitted by the main process"}
     experts = list(ctx.config.experts)
     train = load_split(ctx, "train")
     if routing.extra_prompts:
@@ -35,10 +39,6 @@ def router_stage(ctx: StageContext) -> dict[str, Any]:
     if routing.max_prompts is not None and len(train) > routing.max_prompts:
         train = random.Random(routing.seed).sample(train, routing.max_prompts)
     val = load_split(ctx, "val")
-    state = process_state()
-    if not state.is_main_process:  # under accelerate launch one process fits and writes, the others wait
-        state.wait_for_everyone()
-        return {"skipped": "fitted by the main process"}
     metrics = train_routers(
         train,
         val,
