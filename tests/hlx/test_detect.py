@@ -140,3 +140,61 @@ def test_find_value_any_notation_is_the_longest() -> None:
     assert hit is not None and (hit.text, hit.value) == ("01", True)
     hit = hlx.find_value("clean up 60 00 02 01 02 please")
     assert hit is not None and hit.text == "60 00 02 01 02"
+
+
+def _scan_texts() -> list[str]:
+    """Generated prompts and answers, then random strings of the characters values start with."""
+    import random
+
+    from helixmoe import tasks
+
+    texts = [t for e in tasks.generate(300, seed=21, split="ood") for t in (e.prompt, e.response)]
+    rng = random.Random(5)
+    alphabet = list('{}[]"&@#b-0123456789ntfNTFxabcdefABCDEF ,:=|_\n`') + list("∅⊤⊥⟁⊠🜊🜃◇🐊🐃🜁🜂 hello wrd")
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(1500)]
+    texts += ['null nullable true TRUE False falsehood 0x12 0xg 12ab 1234 be cafe b"\\x00" #1 C# ### x']
+    return texts
+
+
+@pytest.mark.parametrize("scalars", [False, True])
+def test_find_values_skips_only_positions_where_nothing_starts(scalars: bool) -> None:
+    """The scan jumps to the next position its start pattern allows: every position it skips must be one
+    where reading a value finds nothing, so jumping changes no result."""
+    import importlib
+
+    module = importlib.import_module("helixmoe.hlx.detect")  # the package re-exports a function of that name
+    starts = module._STARTS[scalars]
+    for text in _scan_texts():
+        for pos in range(len(text)):
+            if starts.match(text, pos) is None:
+                assert module._value_at(text, pos, scalars) is None, (text, pos)
+
+
+def test_short_hex_values_are_not_shared_between_calls() -> None:
+    """Short hex words are read once and remembered; each caller still gets its own value."""
+    first = hlx.find_values("bytes: 600000")
+    assert first[0].value == [] and first[0].notation == "lc-b-hex"
+    first[0].value.append(1)
+    assert hlx.find_values("bytes: 600000")[0].value == []
+
+
+def test_error_position_and_text_do_not_depend_on_what_is_asked_first() -> None:
+    import pickle
+
+    src = "[1,\n  2,\n  ?]"
+    errors = []
+    for ask in ("str", "line", "pickle"):
+        with pytest.raises(hlx.HLXError) as info:
+            hlx.loads(src, "hlxl")
+        err = info.value
+        if ask == "line":
+            assert (err.line, err.column) == (3, 3)
+        if ask == "pickle":
+            err = pickle.loads(pickle.dumps(err))
+        errors.append((str(err), err.line, err.column, err.offset, err.message))
+    assert errors[0] == errors[1] == errors[2]
+    assert (
+        errors[0][0].startswith("hlxl: ")
+        and "line 3, column 3" in errors[0][0]
+        and errors[0][0].endswith("^")
+    )

@@ -129,9 +129,31 @@ def test_hand_inference_matches_scikit_learn() -> None:
     x = hstack([v.fit_transform([normalise(t) for t in texts]) for v in vecs]).tocsr()
     model = LogisticRegression(C=3.0, max_iter=2000, random_state=0).fit(x, labels)
     probe = ["Convert to LC-T: [1]", "unseen words entirely", "What is 3 + 4?", ""]
+    probe += ["CONVERT  to\tLC-T:\u00a0[1]\nconvert convert", "ÉCOLE İstanbul straße a a a", "x" * 300]
+    probe += dataset(40, seed=9)[0]
     expected = model.predict_proba(hstack([v.transform([normalise(t) for t in probe]) for v in vecs]).tocsr())
-    ours = np.stack([router.probabilities(t) for t in probe])
-    np.testing.assert_allclose(ours, expected, atol=2e-4)
+    for _ in range(2):  # the second pass reads every word from the router's per-word cache
+        ours = np.stack([router.probabilities(t) for t in probe])
+        np.testing.assert_allclose(ours, expected, atol=2e-4)
+    router.clear_caches()
+    np.testing.assert_allclose(np.stack([router.probabilities(t) for t in probe]), expected, atol=2e-4)
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 4), (1, 1), (2, 3), (3, 6)])
+def test_char_ngrams_are_scikit_learns(ngram_range: tuple[int, int]) -> None:
+    """The character block's own word-by-word n-grams: the same list, in the same order, as scikit-learn's
+    ``char_wb`` analyzer, on generated prompts and on odd whitespace, case and short words."""
+    from helixmoe import tasks
+    from helixmoe.routing.classifier import _BLOCKS, _Block, _vectorizer
+    from helixmoe.routing.features import normalise
+
+    params = dict(_BLOCKS[0][1], ngram_range=ngram_range)
+    reference = _vectorizer({k: v for k, v in params.items() if k != "max_features"}).build_analyzer()
+    block = _Block(params, {}, np.zeros(0, dtype=np.float32), 0)
+    texts = [normalise(e.prompt) for e in tasks.generate(200, seed=8, split="ood")]
+    texts += ["", " ", "a", "ab  c\t\td\u00a0e\u2028f\u3000g", "İİ ß Σσς", "🜊14🜁0 42🜂", "abcdefgh " * 3]
+    for text in texts:
+        assert block.grams(text) == reference(text), text
 
 
 def test_classifier_save_load_roundtrip(trained: ClassifierRouter, tmp_path: Path) -> None:

@@ -40,18 +40,48 @@ class HLXError(ValueError):
         src: str | bytes | None = None,
         offset: int | None = None,
     ) -> None:
+        super().__init__(notation, message)
         self.notation = notation
         self.message = message
         self.offset = offset
-        self.line: int | None = None
-        self.column: int | None = None
-        self._snippet = ""
-        if src is not None and offset is not None:
-            self.line, self.column = position(src, offset)
-            self._snippet = _snippet(src, offset)
-        super().__init__(self._render())
+        # line, column and the text are worked out when asked for: free-text scanning
+        # (:func:`helixmoe.hlx.find_values`, every routed request) raises and drops thousands of these
+        self._src = src if offset is not None else None
+        self._where: tuple[int | None, int | None] | None = None if self._src is not None else (None, None)
+        self._text: str | None = None
 
-    def _render(self) -> str:
+    @property
+    def line(self) -> int | None:
+        return self._position()[0]
+
+    @line.setter
+    def line(self, value: int | None) -> None:
+        self._where = (value, self._position()[1])
+
+    @property
+    def column(self) -> int | None:
+        return self._position()[1]
+
+    @column.setter
+    def column(self, value: int | None) -> None:
+        self._where = (self._position()[0], value)
+
+    def _position(self) -> tuple[int | None, int | None]:
+        if self._where is None:
+            assert self._src is not None and self.offset is not None
+            self._where = position(self._src, self.offset)
+        return self._where
+
+    def __str__(self) -> str:
+        if self._text is None:
+            snippet = (
+                _snippet(self._src, self.offset) if self._src is not None and self.offset is not None else ""
+            )
+            self._text = self._render(snippet)
+            self._src = None  # the text is rendered: let the source go
+        return self._text
+
+    def _render(self, snippet: str) -> str:
         if self.offset is None:
             return f"{self.notation}: {self.message}"
         if self.notation == "lc-b":
@@ -59,7 +89,7 @@ class HLXError(ValueError):
         else:
             where = f"line {self.line}, column {self.column}"
         head = f"{self.notation}: {self.message} (at {where})"
-        return f"{head}\n{self._snippet}" if self._snippet else head
+        return f"{head}\n{snippet}" if snippet else head
 
     def __reduce__(self) -> tuple[object, ...]:  # keep the error picklable for multiprocessing
         return (_rebuild, (self.notation, self.message, self.offset, self.line, self.column, str(self)))
@@ -69,8 +99,7 @@ def _rebuild(
     notation: str, message: str, offset: int | None, line: int | None, column: int | None, text: str
 ) -> HLXError:
     err = HLXError(notation, message)
-    err.offset, err.line, err.column = offset, line, column
-    err.args = (text,)
+    err.offset, err._where, err._text = offset, (line, column), text
     return err
 
 

@@ -2,9 +2,12 @@
 
 Training uses scikit-learn (``TfidfVectorizer``, ``LogisticRegression``). Inference is hand-written on
 numpy, because a scikit-learn ``predict_proba`` call on one request spends most of its time in input
-validation and sparse-matrix plumbing (about a millisecond), while the routing budget is p99 < 1 ms; the
-hand path reuses scikit-learn's own analyzers, so features are identical (a test checks the
-probabilities match). Weights are stored as safetensors + JSON, never pickle.
+validation and sparse-matrix plumbing (about a millisecond), while the routing budget is p99 < 1 ms. The
+hand path reuses scikit-learn's word analyzer; the character block makes the same n-grams word by word and
+keeps each word's vocabulary columns (a Python loop per character and per n-gram was most of a decision:
+1.0 ms p50 / 2.1 ms p99 before, 0.43 / 0.97 ms after on the session-13 machine, ``bench_routing.py
+--system``). Tests check the n-grams and the probabilities against scikit-learn. Weights are stored as
+safetensors + JSON, never pickle.
 
 Calibration: one temperature fitted on held-out data by minimising negative log-likelihood (Guo et al.,
 "On Calibration of Modern Neural Networks", 2017), so ``confidence`` can drive the cascade threshold.
@@ -13,9 +16,9 @@ Calibration: one temperature fitted on held-out data by minimising negative log-
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -76,26 +79,77 @@ def featurise(texts: Sequence[str]) -> Featurised:
     return Featurised(blocks=blocks, matrix=hstack(mats).tocsr())
 
 
+def _char_wb_grams(word: str, lo: int, hi: int) -> list[str]:
+    """The ``char_wb`` n-grams of one word, exactly as scikit-learn's ``_char_wb_ngrams`` makes them (the
+    word padded with a space on each side; a word shorter than ``n`` counted once, whole)."""
+    padded = f" {word} "
+    grams: list[str] = []
+    for n in range(lo, hi + 1):
+        if len(padded) <= n:
+            grams.append(padded)
+            break
+        grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+    return grams
+
+
 class _Block:
-    """One feature block at inference: analyzer, vocabulary, idf and its column offset."""
+    """One feature block at inference: analyzer, vocabulary, idf and its column offset.
+
+    A lower-casing ``char_wb`` block (the character block) is worked out word by word, each word's vocabulary
+    columns kept in a bounded cache: requests share most of their words, and scikit-learn's per-character
+    n-gram loop plus a look-up per n-gram were most of a routing decision. Same n-grams, same order as
+    scikit-learn's analyzer (:meth:`grams`; a test compares them).
+    """
+
+    _WORDS_KEPT = 1 << 16
 
     def __init__(self, params: dict[str, Any], vocab: dict[str, int], idf: np.ndarray, offset: int) -> None:
-        self.analyze = _vectorizer({k: v for k, v in params.items() if k != "max_features"}).build_analyzer()
         self.vocab = vocab
         self.idf = idf
         self.offset = offset
+        by_word = params.get("analyzer") == "char_wb" and params.get("lowercase", True)
+        by_word = by_word and set(params) <= {"analyzer", "ngram_range", "lowercase", "max_features"}
+        self._ngram: tuple[int, int] | None = None
+        self._words: dict[str, np.ndarray] = {}
+        if by_word:
+            lo, hi = params.get("ngram_range", (1, 1))
+            self._ngram = (int(lo), int(hi))
+        else:
+            self.analyze = _vectorizer(
+                {k: v for k, v in params.items() if k != "max_features"}
+            ).build_analyzer()
 
-    def features(self, text: str) -> tuple[list[int], list[float]]:
-        counts = Counter(self.analyze(text))
-        idx: list[int] = []
-        vals: list[float] = []
-        for gram, tf in counts.items():
-            j = self.vocab.get(gram)
-            if j is not None:
-                idx.append(j)
-                vals.append((1.0 + math.log(tf)) * float(self.idf[j]))
-        norm = math.sqrt(sum(v * v for v in vals)) or 1.0
-        return [j + self.offset for j in idx], [v / norm for v in vals]
+    def grams(self, text: str) -> list[str]:
+        """The n-grams of ``text``, as the block's scikit-learn analyzer gives them."""
+        if self._ngram is None:
+            return list(self.analyze(text))
+        return [g for word in text.lower().split() for g in _char_wb_grams(word, *self._ngram)]
+
+    def _columns(self, grams: list[str]) -> np.ndarray:
+        cols = np.fromiter(map(self.vocab.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
+        return cols[cols >= 0]
+
+    def columns(self, text: str) -> np.ndarray:
+        """The vocabulary column of each of ``text``'s known n-grams, repeated as often as it occurs."""
+        if self._ngram is None:
+            return self._columns(self.analyze(text))
+        parts = []
+        for word in text.lower().split():
+            cols = self._words.get(word)
+            if cols is None:
+                cols = self._columns(_char_wb_grams(word, *self._ngram))
+                if len(self._words) >= self._WORDS_KEPT:
+                    self._words.clear()
+                self._words[word] = cols
+            parts.append(cols)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Columns ``(n,)`` and L2-normalised sublinear TF-IDF values ``(n,)`` of ``text``'s known n-grams."""
+        cols, tf = np.unique(self.columns(text), return_counts=True)
+        vals = (1.0 + np.log(tf.astype(np.float32))) * self.idf[cols]
+        norm = float(np.sqrt(vals @ vals)) or 1.0
+        return cols + self.offset, vals / norm
 
 
 @register_router("classifier")
@@ -175,16 +229,20 @@ class ClassifierRouter:
     def logits(self, text: str) -> np.ndarray:
         """Uncalibrated class logits ``(C,)`` for one request."""
         doc = normalise(text)
-        idx: list[int] = []
-        vals: list[float] = []
-        for block in self._blocks:
-            i, v = block.features(doc)
-            idx += i
-            vals += v
-        if not idx:
+        parts = [block.features(doc) for block in self._blocks]
+        idx = np.concatenate([i for i, _ in parts])
+        if not len(idx):
             return self.intercept.copy()
-        logits: np.ndarray = self.coef[:, idx] @ np.asarray(vals, dtype=np.float32) + self.intercept  # (C,)
+        vals = np.concatenate([v for _, v in parts])
+        logits: np.ndarray = self.coef[:, idx] @ vals + self.intercept  # (C,)
         return logits
+
+    def clear_caches(self) -> None:
+        """Forget the n-gram columns kept per word and the memoised normalised requests (benchmarks time
+        decisions from a cold start with it)."""
+        for block in self._blocks:
+            block._words.clear()
+        normalise.cache_clear()
 
     def probabilities(self, text: str) -> np.ndarray:
         """Calibrated probabilities ``(C,)``, in the order of :attr:`experts`."""

@@ -15,6 +15,7 @@ The n-gram classifier should learn *what is asked*, not the characters of the va
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from helixmoe import hlx
 from helixmoe.tasks.phrasing import NOTATION_NAMES
@@ -39,8 +40,10 @@ def _tag(notation: str) -> str:
     return notation.replace("-", "")
 
 
+@lru_cache(maxsize=1024)
 def normalise(text: str) -> str:
-    """The text the routers featurise (see the module docstring)."""
+    """The text the routers featurise (see the module docstring). Memoised: at serving the expert
+    classifier and the intent model both read each request."""
     head, tail = text[:_SCAN_LIMIT], text[_SCAN_LIMIT:]
     parts: list[str] = []
     pos = 0
