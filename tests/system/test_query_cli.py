@@ -80,16 +80,22 @@ def test_a_bad_request_is_one_line_on_stderr(tiny_system: Path) -> None:
 def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
     script = "Convert to LC-T: [1]\n:route\n:expert math\n:expert wizard\n:verify oracle\nConvert to LC-T: [1]\n:bogus\nquit\nnever read\n"
     result = run("chat", "--system", str(tiny_system), "--max-new-tokens", "24", stdin=script)
-    assert result.returncode == 0, result.stderr
     out = result.stdout.splitlines()
     assert out[0].startswith("ascii> ")
     assert out[1].startswith("routed to ascii by cascade>classifier")
     assert out[2] == "expert pinned: math"
-    assert out[3].startswith("unknown expert 'wizard'")
-    assert out[4] == "verify: oracle"
-    assert out[5] == "math> [1]  ✓"  # pinned expert, oracle fallback gives the verified answer
-    assert out[6].startswith("unknown command :bogus")
-    assert len(out) == 7  # "quit" ended the session before the last line
+    assert out[3] == "verify: oracle"
+    assert out[4] == "math> [1]  ✓"  # pinned expert, oracle fallback gives the verified answer
+    assert len(out) == 5  # "quit" ended the session before the last line
+    # bad lines go to stderr, and a script with bad lines fails
+    assert result.returncode == 1
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith("unknown expert 'wizard'")
+    assert errors[1].startswith("unknown command :bogus")
+    assert errors[2] == "error: 2 input line(s) failed (see above)"
+    assert len(errors) == 3 and "Traceback" not in result.stderr
+    clean = run("chat", "--system", str(tiny_system), "--max-new-tokens", "8", stdin=":expert ascii\nexit\n")
+    assert clean.returncode == 0 and clean.stdout == "expert pinned: ascii\n" and clean.stderr == ""
 
 
 def test_chat_in_a_terminal_leaves_on_ctrl_d(tiny_system: Path) -> None:

@@ -129,6 +129,9 @@ def chat(
             break
     if interactive:
         typer.echo("bye")
+    elif session.failed:  # a script with bad lines fails, as a shell script would
+        typer.echo(f"error: {session.failed} input line(s) failed (see above)", err=True)
+        raise typer.Exit(1)
 
 
 class _Session:
@@ -139,6 +142,11 @@ class _Session:
         self.verify = verify
         self.expert: str | None = None
         self.last: Any = None
+        self.failed = 0  # lines that gave an error (printed on stderr)
+
+    def _fail(self, message: str) -> None:
+        typer.echo(message, err=True)
+        self.failed += 1
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False ends the session."""
@@ -152,7 +160,7 @@ class _Session:
         try:
             answer = self.moe.answer(line, expert=self.expert, verify=self.verify)
         except (HelixMoEError, HLXError) as err:
-            typer.echo(f"error: {err}")
+            self._fail(f"error: {err}")
             return True
         self.last = answer
         mark = {True: "✓", False: "✗", None: "·"}[answer.verified]
@@ -180,17 +188,17 @@ class _Session:
                 self.expert = arg
                 typer.echo(f"expert pinned: {arg}")
             else:
-                typer.echo(f"unknown expert {arg!r}; choose one of {', '.join(self.moe.experts)} or auto")
+                self._fail(f"unknown expert {arg!r}; choose one of {', '.join(self.moe.experts)} or auto")
         elif name == "verify":
             if arg in ("off", "flag", "retry", "oracle"):
                 self.verify = arg
                 typer.echo(f"verify: {arg}")
             else:
-                typer.echo("verify takes off, flag, retry or oracle")
+                self._fail(f"unknown policy {arg!r}: verify takes off, flag, retry or oracle")
         elif name == "help":
             typer.echo(_HELP)
         else:
-            typer.echo(f"unknown command :{name} (:help lists them)")
+            self._fail(f"unknown command :{name} (:help lists them)")
 
 
 def _enable_history() -> None:
