@@ -286,6 +286,25 @@ def test_mistaken_stages_or_experts_are_refused_before_anything_is_written(tmp_p
     with pytest.raises(ConfigError, match=r"unknown expert.*nosuch"):
         train_system(changed, existing, stages=["experts"], experts=["nosuch"])
     assert (existing / "system.yaml").read_text() == before  # the system's config is untouched
+    # a stage whose input neither the run nor the directory has: refused, nothing written
+    with pytest.raises(ConfigError, match=r"stage experts needs the corpus stage's output.*--stage corpus"):
+        train_system(load_config(tiny_config), fresh, stages=["experts"])
+    assert not fresh.exists()
+    with pytest.raises(ConfigError, match=r"stage base needs the tokenizer stage's output"):
+        train_system(changed, existing, stages=["base"])  # the corpus is there, the tokenizer is not
+    assert (existing / "system.yaml").read_text() == before
+    # what an earlier stage of the same run writes is fine
+    train_system(load_config(tiny_config), existing, stages=["tokenizer", "router"], final_eval_limit=0)
+    assert (existing / "router" / "router.json").is_file()
+
+
+def test_a_stage_must_need_registered_stages():
+    from helixmoe.training.stages import NEEDS, STAGES, register_stage
+
+    assert NEEDS["experts"] == ("corpus", "tokenizer", "base") and NEEDS["router"] == ("corpus",)
+    with pytest.raises(ValueError, match="needs \\['nosuch'\\]"):
+        register_stage("extra", needs=("nosuch",))(lambda ctx: {})
+    assert "extra" not in STAGES
 
 
 def test_router_fits_on_at_most_max_prompts(tmp_path, tiny_config):

@@ -235,7 +235,7 @@ def train_expert(
     return summary
 
 
-@register_stage("experts")
+@register_stage("experts", needs=("corpus", "tokenizer", "base"))
 def experts_stage(ctx: StageContext) -> dict[str, Any]:
     """Train every expert of the config (or ``ctx.experts``), splitting the remaining budget equally."""
     names = ctx.experts or list(ctx.config.experts)

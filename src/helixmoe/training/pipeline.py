@@ -22,7 +22,7 @@ from helixmoe.models.layout import SystemLayout, save_system_skeleton
 from helixmoe.training.checkpoints import write_json_atomic
 from helixmoe.training.context import StageContext, process_state
 from helixmoe.training.metrics import plot_curves
-from helixmoe.training.stages import check_stages, run_stages
+from helixmoe.training.stages import check_inputs, check_stages, run_stages
 
 __all__ = ["merge_summary", "train_system"]
 
@@ -84,11 +84,7 @@ def train_system(
         raise ConfigError(
             f"unknown expert(s) {', '.join(unknown)}; the config has {', '.join(config.experts)}"
         )
-    state = process_state()
     root = Path(output_dir)
-    if state.is_main_process:
-        save_system_skeleton(root, config)
-    state.wait_for_everyone()
     budget = config.training.time_budget
     ctx = StageContext(
         config=config,
@@ -97,6 +93,11 @@ def train_system(
         deadline=None if budget is None else started + budget,
         experts=list(experts) if experts else None,
     )
+    check_inputs(ctx, stages)
+    state = process_state()
+    if state.is_main_process:
+        save_system_skeleton(root, config)
+    state.wait_for_everyone()
     results = run_stages(ctx, list(stages))
     summary: dict[str, Any] = {"stages": results, "time_budget_s": budget, "interrupted": ctx.interrupted}
     if final_eval_limit and "experts" in results and not ctx.interrupted and state.is_main_process:

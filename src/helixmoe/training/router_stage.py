@@ -19,7 +19,7 @@ from helixmoe.training.stages import load_split, register_stage
 __all__ = ["router_stage"]
 
 
-@register_stage("router", after="tokenizer")
+@register_stage("router", after="tokenizer", needs=("corpus",))
 def router_stage(ctx: StageContext) -> dict[str, Any]:
     """Fit and calibrate the classifier/cascade and the intent model; save them under ``router/``."""
     from helixmoe.routing.train import train_routers

@@ -22,7 +22,16 @@ from helixmoe.training.context import StageContext, process_state
 from helixmoe.training.data import TextPair
 from helixmoe.training.exact_match import EvalSample
 
-__all__ = ["STAGES", "Stage", "check_stages", "load_split", "register_stage", "run_stages"]
+__all__ = [
+    "NEEDS",
+    "STAGES",
+    "Stage",
+    "check_inputs",
+    "check_stages",
+    "load_split",
+    "register_stage",
+    "run_stages",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +40,27 @@ Stage = Callable[[StageContext], dict[str, Any]]
 STAGES: dict[str, Stage] = {}
 
 
-def register_stage(name: str, *, after: str | None = None) -> Callable[[Stage], Stage]:
+#: Stage name -> the stages whose output it reads (checked before a run writes anything: :func:`check_inputs`).
+NEEDS: dict[str, tuple[str, ...]] = {}
+#: Stage name -> whether its output is already in a system directory (for the stages others need).
+_WRITTEN: dict[str, Callable[[StageContext], bool]] = {}
+
+
+def register_stage(
+    name: str, *, after: str | None = None, needs: Sequence[str] = ()
+) -> Callable[[Stage], Stage]:
     """Decorator registering a stage under a lowercase ``name``: appended to the run order, or placed right
-    after the registered stage ``after``."""
+    after the registered stage ``after``. ``needs``: the registered stages whose output it reads."""
 
     def decorate(fn: Stage) -> Stage:
         if name != name.lower() or name in STAGES:
             raise ValueError(f"stage name {name!r} must be lowercase and unique")
         if after is not None and after not in STAGES:
             raise ValueError(f"stage {name!r} registers after {after!r}, which is not registered")
+        missing = [n for n in needs if n not in STAGES]
+        if missing:
+            raise ValueError(f"stage {name!r} needs {missing}, which are not registered")
+        NEEDS[name] = tuple(needs)
         order = list(STAGES.items())
         at = len(order) if after is None else [n for n, _ in order].index(after) + 1
         order.insert(at, (name, fn))
@@ -150,7 +171,7 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
-@register_stage("tokenizer")
+@register_stage("tokenizer", needs=("corpus",))
 def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
     """Train the tokenizer on the training corpus (skipped when the config names an existing one)."""
     from helixmoe.models.tokenizer import save_tokenizer, train_tokenizer
@@ -183,7 +204,7 @@ def load_stage_tokenizer(ctx: StageContext) -> Any:
     return load_tokenizer(ctx.layout.tokenizer_source(ctx.config))
 
 
-@register_stage("base")
+@register_stage("base", needs=("corpus", "tokenizer"))
 def base_stage(ctx: StageContext) -> dict[str, Any]:
     """Pretrain the from-scratch base on the mixed corpus (causal LM on prompt + response, all tokens).
 
@@ -292,6 +313,43 @@ def copy_warmup(
 #: Stages that run even when the budget is spent: fitting the router takes seconds, and a system without
 #: one does not load.
 _ALWAYS_RUN = frozenset({"router"})
+
+
+def _corpus_written(ctx: StageContext) -> bool:
+    return all((ctx.corpus_dir / f"{split}.jsonl").is_file() for split in ("train", "val"))
+
+
+def _tokenizer_written(ctx: StageContext) -> bool:
+    cfg = ctx.config
+    if cfg.tokenizer.path is not None or cfg.model.path is not None:
+        return True  # the tokenizer stage uses that one
+    return any((ctx.layout.tokenizer_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+
+
+def _base_written(ctx: StageContext) -> bool:
+    return ctx.config.model.path is not None or (ctx.layout.base_dir / "config.json").is_file()
+
+
+_WRITTEN.update(corpus=_corpus_written, tokenizer=_tokenizer_written, base=_base_written)
+
+
+def check_inputs(ctx: StageContext, names: Sequence[str]) -> None:
+    """Refuse a run whose stages read what neither an earlier stage of the run nor the system directory has
+    (``--stage experts`` on a new directory), before anything is written.
+
+    Raises:
+        ConfigError: naming the stage, what it lacks and the command that makes it.
+    """
+    wanted = check_stages(names)
+    for name in wanted:
+        for need in NEEDS.get(name, ()):
+            written = _WRITTEN.get(need)
+            if need in wanted or written is None or written(ctx):
+                continue
+            raise ConfigError(
+                f"stage {name} needs the {need} stage's output, which {ctx.layout.root} does not have; "
+                f"run `helixmoe train --stage {need}` first (or --stage all)"
+            )
 
 
 def check_stages(names: Sequence[str]) -> list[str]:
