@@ -274,3 +274,58 @@ def test_stacked_lora_leaves_what_it_does_not_cover_to_peft(tiny_base_dir: Path,
     lora = row_adapters.StackedLoRA([], [])
     with pytest.raises(ConfigError, match="unknown adapter"), lora.rows(["nope"]):
         pass
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_padded_decoding_steps_take_their_own_mask(
+    tiny_base_dir: Path, rows: list[list[int]], attention: str
+) -> None:
+    """Decoding steps of a padded batch pass a ready 4D padding mask in the form each attention takes
+    (boolean for SDPA, additive for eager): the answers are still HF generate's, row by row."""
+    from transformers import AutoModelForCausalLM
+
+    from helixmoe.models.decoding import _prepared_mask_kind
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base_dir, attn_implementation=attention).eval()
+    assert _prepared_mask_kind(model) == attention
+    pad, eos = 0, -1
+    expected = [_hf_alone(model, r, None, c, eos, pad) for r, c in zip(rows, CAPS)]
+    assert greedy_decode(model, rows, CAPS, eos_token_id=eos, pad_token_id=pad) == expected
+
+
+def test_growing_cache_layer_matches_dynamic_layer() -> None:
+    """Appending, dropping rows, cutting leading columns, cropping and resetting: the growing layer's keys and
+    values are the plain ``DynamicLayer``'s at every step, whatever replaced its views in between."""
+    from transformers.cache_utils import DynamicLayer
+
+    from helixmoe.models.decoding import _GrowingLayer
+
+    g = torch.Generator().manual_seed(0)
+    plain, growing = DynamicLayer(), _GrowingLayer()
+
+    def both(step: object) -> None:
+        for layer in (plain, growing):
+            step(layer)  # type: ignore[operator]
+        torch.testing.assert_close(growing.keys, plain.keys, rtol=0, atol=0)
+        torch.testing.assert_close(growing.values, plain.values, rtol=0, atol=0)
+
+    def append(b: int, t: int) -> object:
+        k, v = torch.randn(b, 2, t, 4, generator=g), torch.randn(b, 2, t, 4, generator=g)
+        return lambda layer: layer.update(k, v)
+
+    both(append(3, 5))  # the prompt
+    for _ in range(40):  # past the first buffer's room
+        both(append(3, 1))
+    both(lambda layer: layer.batch_select_indices(torch.tensor([0, 2])))
+    both(append(2, 1))
+
+    def cut(layer: object) -> None:
+        layer.keys, layer.values = layer.keys[:, :, 3:], layer.values[:, :, 3:]  # type: ignore[attr-defined]
+
+    both(cut)
+    both(append(2, 1))
+    both(lambda layer: layer.crop(-4))
+    both(append(2, 2))
+    both(lambda layer: layer.reset())
+    both(append(1, 3))
+    both(append(1, 1))
