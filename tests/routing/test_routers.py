@@ -139,21 +139,38 @@ def test_hand_inference_matches_scikit_learn() -> None:
     np.testing.assert_allclose(np.stack([router.probabilities(t) for t in probe]), expected, atol=2e-4)
 
 
-@pytest.mark.parametrize("ngram_range", [(1, 4), (1, 1), (2, 3), (3, 6)])
-def test_char_ngrams_are_scikit_learns(ngram_range: tuple[int, int]) -> None:
-    """The character block's own word-by-word n-grams: the same list, in the same order, as scikit-learn's
-    ``char_wb`` analyzer, on generated prompts and on odd whitespace, case and short words."""
+@pytest.mark.parametrize(
+    ("block", "ngram_range"),
+    [(0, (1, 4)), (0, (1, 1)), (0, (2, 3)), (0, (3, 6)), (1, (1, 2)), (1, (1, 1)), (1, (2, 3))],
+)
+def test_ngrams_are_scikit_learns(block: int, ngram_range: tuple[int, int]) -> None:
+    """The blocks' own n-grams (character ``char_wb`` word by word, and word n-grams): the same list, in the
+    same order, as scikit-learn's analyzer, on generated prompts and on odd whitespace, case and short words."""
     from helixmoe import tasks
     from helixmoe.routing.classifier import _BLOCKS, _Block, _vectorizer
     from helixmoe.routing.features import normalise
 
-    params = dict(_BLOCKS[0][1], ngram_range=ngram_range)
+    params = dict(_BLOCKS[block][1], ngram_range=ngram_range)
     reference = _vectorizer({k: v for k, v in params.items() if k != "max_features"}).build_analyzer()
-    block = _Block(params, {}, np.zeros(0, dtype=np.float32), 0)
+    ours = _Block(params, {}, np.zeros(0, dtype=np.float32), 0)
+    assert ours.analyze is not reference
     texts = [normalise(e.prompt) for e in tasks.generate(200, seed=8, split="ood")]
     texts += ["", " ", "a", "ab  c\t\td\u00a0e\u2028f\u3000g", "İİ ß Σσς", "🜊14🜁0 42🜂", "abcdefgh " * 3]
+    texts += ["lc-r LC-B-hex  to-do x_y a-b-c -lead trail- 12 7 hlxpair_hlxl_lcr", "one", "one two"]
     for text in texts:
-        assert block.grams(text) == reference(text), text
+        assert ours.grams(text) == reference(text), text
+
+
+def test_serving_a_classifier_does_not_import_scikit_learn(trained: ClassifierRouter, tmp_path: Path) -> None:
+    """Loading and routing reproduce scikit-learn's analyzers: a ``helixmoe query`` start skips its import."""
+    trained.save(tmp_path / "router")
+    code = (
+        "import sys; from helixmoe.routing import load_router; "
+        f"r = load_router({str(tmp_path / 'router')!r}); r.route('Convert to LC-T: [1]'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_classifier_save_load_roundtrip(trained: ClassifierRouter, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 Training uses scikit-learn (``TfidfVectorizer``, ``LogisticRegression``). Inference is hand-written on
 numpy, because a scikit-learn ``predict_proba`` call on one request spends most of its time in input
 validation and sparse-matrix plumbing (about a millisecond), while the routing budget is p99 < 1 ms. The
-hand path reuses scikit-learn's word analyzer; the character block makes the same n-grams word by word and
-keeps each word's vocabulary columns (a Python loop per character and per n-gram was most of a decision:
+hand path makes the same n-grams as scikit-learn's analyzers (so serving does not import it), the character
+block word by word, keeping each word's vocabulary columns (a Python loop per character and per n-gram was most of a decision:
 1.0 ms p50 / 2.1 ms p99 before, 0.43 / 0.97 ms after on the session-13 machine, ``bench_routing.py
 --system``). Tests check the n-grams and the probabilities against scikit-learn. Weights are stored as
 safetensors + JSON, never pickle.
@@ -16,7 +16,8 @@ Calibration: one temperature fitted on held-out data by minimising negative log-
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -92,13 +93,29 @@ def _char_wb_grams(word: str, lo: int, hi: int) -> list[str]:
     return grams
 
 
+def _word_grams(text: str, pattern: re.Pattern[str], lo: int, hi: int) -> list[str]:
+    """The lower-cased word n-grams of ``text``, exactly as scikit-learn's ``word`` analyzer makes them
+    (``token_pattern`` tokens, then the n-grams of ``lo``..``hi`` tokens joined by a space)."""
+    tokens = pattern.findall(text.lower())
+    grams: list[str] = list(tokens) if lo == 1 else []
+    for n in range(max(lo, 2), min(hi, len(tokens)) + 1):
+        grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return grams
+
+
+#: The TfidfVectorizer settings :class:`_Block` reproduces itself; other settings use scikit-learn's analyzer.
+_OWN_ANALYZER_KEYS = {"analyzer", "ngram_range", "lowercase", "max_features", "token_pattern"}
+
+
 class _Block:
     """One feature block at inference: analyzer, vocabulary, idf and its column offset.
 
-    A lower-casing ``char_wb`` block (the character block) is worked out word by word, each word's vocabulary
-    columns kept in a bounded cache: requests share most of their words, and scikit-learn's per-character
-    n-gram loop plus a look-up per n-gram were most of a routing decision. Same n-grams, same order as
-    scikit-learn's analyzer (:meth:`grams`; a test compares them).
+    The lower-casing ``char_wb`` and ``word`` analyzers of the built-in blocks are reproduced here (same
+    n-grams in the same order as scikit-learn's: :meth:`grams`, and a test compares them), so serving never
+    imports scikit-learn (1.5 s of a ``helixmoe query`` start on the session-13 machine). The character block is
+    worked out word by word, each word's vocabulary columns kept in a bounded cache: requests share most of
+    their words, and scikit-learn's per-character n-gram loop plus a look-up per n-gram were most of a routing
+    decision.
     """
 
     _WORDS_KEPT = 1 << 16
@@ -107,13 +124,19 @@ class _Block:
         self.vocab = vocab
         self.idf = idf
         self.offset = offset
-        by_word = params.get("analyzer") == "char_wb" and params.get("lowercase", True)
-        by_word = by_word and set(params) <= {"analyzer", "ngram_range", "lowercase", "max_features"}
-        self._ngram: tuple[int, int] | None = None
         self._words: dict[str, np.ndarray] = {}
-        if by_word:
-            lo, hi = params.get("ngram_range", (1, 1))
-            self._ngram = (int(lo), int(hi))
+        self._ngram: tuple[int, int] | None = None  # set: the cached char_wb path
+        kind = params.get("analyzer", "word")
+        lo, hi = (int(n) for n in params.get("ngram_range", (1, 1)))
+        own = set(params) <= _OWN_ANALYZER_KEYS and params.get("lowercase", True)
+        if own and kind == "char_wb" and "token_pattern" not in params:
+            self._ngram = (lo, hi)
+            self.analyze: Callable[[str], list[str]] = self.grams
+        elif own and kind == "word":
+            pattern = re.compile(params.get("token_pattern", r"(?u)\b\w\w+\b"))
+            if pattern.groups > 1:
+                raise SystemLoadError(f"token_pattern {pattern.pattern!r} has more than one capturing group")
+            self.analyze = lambda text: _word_grams(text, pattern, lo, hi)
         else:
             self.analyze = _vectorizer(
                 {k: v for k, v in params.items() if k != "max_features"}
