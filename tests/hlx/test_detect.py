@@ -198,3 +198,16 @@ def test_error_position_and_text_do_not_depend_on_what_is_asked_first() -> None:
         and "line 3, column 3" in errors[0][0]
         and errors[0][0].endswith("^")
     )
+
+
+def test_a_bytes_error_keeps_its_position_and_text_after_the_source_changes() -> None:
+    """LC-B errors render as a byte offset; the position is still there after ``str``, and the text is the
+    bytes the codec saw even when the caller's ``bytearray`` changes afterwards."""
+    data = bytearray(b"\x50\xff\xff")
+    with pytest.raises(hlx.HLXError) as info:
+        hlx.loads(data, "lc-b")
+    err = info.value
+    data[:] = b"zzz"
+    text = str(err)
+    assert text.startswith("lc-b: ") and "50 ff ff" in text and "(at byte " in text
+    assert err.line == 1 and err.column == err.offset + 1

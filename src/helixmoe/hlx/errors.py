@@ -46,7 +46,11 @@ class HLXError(ValueError):
         self.offset = offset
         # line, column and the text are worked out when asked for: free-text scanning
         # (:func:`helixmoe.hlx.find_values`, every routed request) raises and drops thousands of these
-        self._src = src if offset is not None else None
+        if offset is None:
+            src = None
+        elif isinstance(src, bytearray):
+            src = bytes(src)  # the text is rendered later: keep what the error saw
+        self._src = src
         self._where: tuple[int | None, int | None] | None = None if self._src is not None else (None, None)
         self._text: str | None = None
 
@@ -78,7 +82,8 @@ class HLXError(ValueError):
                 _snippet(self._src, self.offset) if self._src is not None and self.offset is not None else ""
             )
             self._text = self._render(snippet)
-            self._src = None  # the text is rendered: let the source go
+            self._position()
+            self._src = None  # the text and the position are worked out: let the source go
         return self._text
 
     def _render(self, snippet: str) -> str:
