@@ -4,10 +4,10 @@ Training uses scikit-learn (``TfidfVectorizer``, ``LogisticRegression``). Infere
 numpy, because a scikit-learn ``predict_proba`` call on one request spends most of its time in input
 validation and sparse-matrix plumbing (about a millisecond), while the routing budget is p99 < 1 ms. The
 hand path makes the same n-grams as scikit-learn's analyzers (so serving does not import it), the character
-block word by word, keeping each word's vocabulary columns (a Python loop per character and per n-gram was most of a decision:
-1.0 ms p50 / 2.1 ms p99 before, 0.43 / 0.97 ms after on the session-13 machine, ``bench_routing.py
---system``). Tests check the n-grams and the probabilities against scikit-learn. Weights are stored as
-safetensors + JSON, never pickle.
+block word by word, keeping each word's vocabulary columns (a Python loop per character and per n-gram was
+most of a decision: 1.0 ms p50 / 2.1 ms p99 before, 0.43 / 0.97 ms after on the session-13 machine,
+``bench_routing.py --system``). Tests check the n-grams and the probabilities against scikit-learn. Weights
+are stored as safetensors + JSON, never pickle.
 
 Calibration: one temperature fitted on held-out data by minimising negative log-likelihood (Guo et al.,
 "On Calibration of Modern Neural Networks", 2017), so ``confidence`` can drive the cascade threshold.
@@ -118,7 +118,7 @@ class _Block:
     decision.
     """
 
-    _WORDS_KEPT = 1 << 16
+    _WORDS_KEPT = 1 << 14  # words whose columns are kept (a few MB); the cache starts over when full
 
     def __init__(self, params: dict[str, Any], vocab: dict[str, int], idf: np.ndarray, offset: int) -> None:
         self.vocab = vocab
