@@ -218,3 +218,33 @@ def test_padded_embedding_rows_are_never_chosen(tokenizer: Any, design: str) -> 
         eos_token_id=tokenizer.eos_token_id,
     )
     assert int(out.max()) < len(tokenizer)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_greedy_picks_what_the_full_mask_argmax_picks(tokenizer: Any, ties: bool) -> None:
+    """``greedy`` checks tokens best first instead of working out every allowed one: step by step it picks
+    exactly ``argmax`` of the masked scores, on rows of every notation and an unconstrained one, with tight
+    budgets (the value must close, EOS is forced) and with many equal scores (the lower id wins)."""
+    notations: list[str | None] = [*GRAMMAR_NOTATIONS, None]
+    g = torch.Generator().manual_seed(3 + ties)
+    prompt = tokenizer.encode("<|user|>x<|assistant|>", add_special_tokens=False)
+    for budget in (12, 40):
+        full = NotationLogitsProcessor(tokenizer, notations, max_new_tokens=budget)
+        fast = NotationLogitsProcessor(tokenizer, notations, max_new_tokens=budget)
+        ids = torch.tensor([prompt] * len(notations))
+        refused = 0
+        for _ in range(budget):
+            scores = torch.randn(len(notations), len(tokenizer), generator=g)
+            if ties:
+                scores = scores.round()  # a handful of distinct values: many ties at the top
+            expected = full(ids, scores).argmax(-1)
+            picked = fast.greedy(ids, scores)
+            assert picked.tolist() == expected.tolist()
+            refused += int((scores.argmax(-1) != expected).sum())
+            ids = torch.cat([ids, expected[:, None]], dim=1)
+        assert refused > 0  # the grammar overruled the best score somewhere: the check is not vacuous
+        eos = tokenizer.eos_token_id
+        for row, notation in zip(ids[:, len(prompt) :].tolist(), notations, strict=True):
+            if notation is not None and notation != "lc-b-hex":  # each constrained row closed its value
+                value = row[: row.index(eos)] if eos in row else row  # in budget: EOS or the last token
+                hlx.loads(tokenizer.decode(value), notation, strict=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -329,3 +330,29 @@ def test_growing_cache_layer_matches_dynamic_layer() -> None:
     both(lambda layer: layer.reset())
     both(append(1, 3))
     both(append(1, 1))
+
+
+def test_the_grammars_greedy_choice_decodes_as_its_full_mask(pool: ExpertPool, rows: list[list[int]]) -> None:
+    """With the grammar processor, decoding takes its ``greedy`` choice (best allowed token, checked best
+    first); hiding that method makes decoding mask every step and take the argmax: the same tokens."""
+    from helixmoe.grammar import constrained_processor
+
+    class MaskOnly:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids, scores)  # type: ignore[no-any-return]
+
+    tok = pool.tokenizer
+    notations = ["lc-r", "lc-t", None, "hlxl", "lc-b-text", "lc-r"]
+    caps = [24] * len(rows)
+    kwargs = dict(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, adapter_names=EXPERTS)
+    fast = greedy_decode(
+        pool.model, rows, caps, logits_processor=constrained_processor(tok, notations, 24), **kwargs
+    )
+    full = greedy_decode(
+        pool.model, rows, caps, logits_processor=MaskOnly(constrained_processor(tok, notations, 24)), **kwargs
+    )
+    assert fast == full
+    assert sum(map(len, fast)) > 3 * len(rows)  # real answers, not empty ones

@@ -26,8 +26,10 @@ class EvaluationConfig(Section):
     """Examples per split (``None`` = every example of the split file)."""
     seed: int = 1234
     """Seed of freshly generated examples when the system has no held-out corpus of that split."""
-    batch_size: int = Field(default=16, ge=1)
-    """Rows per mixed-expert generation batch."""
+    batch_size: int = Field(default=64, ge=1)
+    """Rows per mixed-expert generation batch. Rows leave the batch when they finish, so a wide batch pays a
+    long answer once rather than once per 16 rows: a demo system's 200 test / ood examples took 18.4 / 35.5 s
+    at 64 against 34.9 / 60.4 s at 16 (the same answers; session 13, 2 CPU cores)."""
     verify: Literal["off", "flag", "retry", "oracle"] = "flag"
     """Verification policy of the run; model-only accuracy is always reported beside the verified one."""
     oracle_route: Literal["full", "misrouted", "off"] = "misrouted"

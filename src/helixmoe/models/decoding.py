@@ -167,9 +167,11 @@ def _decode_batch(
         live.position = torch.tensor([[starts[i] - 1] for i in live.index], device=live.position.device)
         hooks.enter_context(row_adapters(model, live.names, lora))
         while True:
-            if seen is not None:
-                logits = _process(processor, seen, logits, live.index)  # type: ignore[arg-type]
-            tokens = logits.argmax(-1)  # (b,)
+            # (b,): the best token, or the best one the processor allows
+            if processor is None or seen is None:
+                tokens = logits.argmax(-1)
+            else:
+                tokens = _choose(processor, seen, logits, live.index)
             if seen is not None:
                 seen = _append(seen, tokens, live.index, eos)
             keep = _record(out, caps, live.index, tokens.tolist(), eos)
@@ -426,13 +428,25 @@ def _forward(inner: Any, ids: torch.Tensor, position: torch.Tensor, live: _Live)
     return out.logits[:, -1].to(dtype=torch.float32)  # type: ignore[no-any-return]
 
 
-def _process(
-    processor: Processor, seen: torch.Tensor, logits: torch.Tensor, index: list[int]
-) -> torch.Tensor:
-    """Run the processor on the whole batch (finished rows get zero scores); the live rows' scores back."""
+def _choose(processor: Processor, seen: torch.Tensor, logits: torch.Tensor, index: list[int]) -> torch.Tensor:
+    """The live rows' greedy tokens, (b,), under the processor, which sees the whole batch (finished rows get
+    zero scores). A processor with a ``greedy(input_ids, scores)`` method (the grammar's: it picks the best
+    allowed token without working out every allowed one) answers directly; any other processes the scores,
+    then ``argmax``."""
     scores = logits.new_zeros((seen.shape[0], logits.shape[-1]))  # (B, V)
     scores[index] = logits
-    return processor(seen, scores)[index]  # type: ignore[arg-type]
+    greedy = _greedy_method(processor)
+    if greedy is not None:
+        return greedy(seen, scores)[index]
+    return processor(seen, scores)[index].argmax(-1)  # type: ignore[arg-type]
+
+
+def _greedy_method(processor: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """``processor.greedy``, also inside a one-processor ``LogitsProcessorList``; else ``None``."""
+    if isinstance(processor, list) and len(processor) == 1:
+        processor = processor[0]
+    greedy = getattr(processor, "greedy", None)
+    return greedy if callable(greedy) else None
 
 
 def _append(seen: torch.Tensor, tokens: torch.Tensor, index: list[int], eos: int) -> torch.Tensor:
