@@ -58,17 +58,9 @@ class HLXError(ValueError):
     def line(self) -> int | None:
         return self._position()[0]
 
-    @line.setter
-    def line(self, value: int | None) -> None:
-        self._where = (value, self._position()[1])
-
     @property
     def column(self) -> int | None:
         return self._position()[1]
-
-    @column.setter
-    def column(self, value: int | None) -> None:
-        self._where = (self._position()[0], value)
 
     def _position(self) -> tuple[int | None, int | None]:
         if self._where is None:
