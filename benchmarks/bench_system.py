@@ -71,7 +71,8 @@ def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int =
     """Seconds per decoding step (one new token per row, a 48-token cache, mixed experts) per batch size."""
     import torch
 
-    from helixmoe.models.decoding import _inner, _new_cache
+    from helixmoe.models.decoding import _inner
+    from helixmoe.models.kv_cache import new_cache
     from helixmoe.models.row_adapters import StackedLoRA, row_adapters
 
     model = moe.pool.model
@@ -82,7 +83,7 @@ def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int =
         for b in sizes:
             rows = [names[i % len(names)] for i in range(b)]
             with row_adapters(model, rows, StackedLoRA.of(model)):
-                cache = _new_cache(inner.config)  # the engine's own cache (its layers grow in place)
+                cache = new_cache(inner.config)  # the engine's own cache (its layers grow in place)
                 inner(input_ids=torch.full((b, 48), 5), past_key_values=cache, use_cache=True)
                 token, position = torch.full((b, 1), 5), torch.full((b, 1), 48)
                 start = time.perf_counter()

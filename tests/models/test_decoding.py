@@ -299,10 +299,10 @@ def test_growing_cache_layer_matches_dynamic_layer() -> None:
     values are the plain ``DynamicLayer``'s at every step, whatever replaced its views in between."""
     from transformers.cache_utils import DynamicLayer
 
-    from helixmoe.models.decoding import _GrowingLayer
+    from helixmoe.models.kv_cache import GrowingLayer
 
     g = torch.Generator().manual_seed(0)
-    plain, growing = DynamicLayer(), _GrowingLayer()
+    plain, growing = DynamicLayer(), GrowingLayer()
 
     def both(step: object) -> None:
         for layer in (plain, growing):

@@ -25,7 +25,7 @@ transformers 5.23, PEFT 0.21):
 
 * Two step costs that grow with the batch are cut here (session 13, ``bench_system.py``, built-in system: 16-row
   batches 2.67x -> 2.92x the throughput of sequential queries over four batches): the cache layers grow in place
-  (:class:`_GrowingLayer`; ``DynamicLayer`` copies the whole cache at every step) and a padded batch's decoding
+  (:class:`~helixmoe.models.kv_cache.GrowingLayer`; ``DynamicLayer`` copies the whole cache at every step) and a padded batch's decoding
   steps hand the attention a ready padding mask instead of transformers rebuilding it from the 2D mask at every
   step (``_attention_mask``; SDPA and eager attention of models that build masks with ``create_causal_mask``).
 
@@ -44,13 +44,13 @@ import inspect
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any
 
 import torch
 from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
 
 from helixmoe.errors import ConfigError
+from helixmoe.models.kv_cache import new_cache, sliceable
 from helixmoe.models.row_adapters import StackedLoRA, row_adapters
 
 __all__ = ["greedy_decode"]
@@ -204,7 +204,7 @@ def _prefill(
     device = next(model.parameters()).device
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     lengths = [len(rows[i]) for i in order]
-    groups = _groups(lengths) if _sliceable(_new_cache(inner.config)) else [list(range(len(rows)))]
+    groups = _groups(lengths) if sliceable(new_cache(inner.config)) else [list(range(len(rows)))]
     prepared = _prepared_mask_kind(inner)
     parts = []
     for group in groups:
@@ -212,7 +212,7 @@ def _prefill(
         ids, mask = _pad_left([rows[i] for i in index], pad, device)  # (b, T), (b, T)
         position = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)  # (b, T), as HF generate computes it
         sub = None if names is None else [names[i] for i in index]
-        part = _Live(index, sub, mask, position[:, -1:], _new_cache(inner.config), extra, prepared)
+        part = _Live(index, sub, mask, position[:, -1:], new_cache(inner.config), extra, prepared)
         with row_adapters(model, sub, lora):
             parts.append((_forward(inner, ids, position, part), part))
     if len(parts) == 1:
@@ -244,8 +244,8 @@ def _groups(lengths: list[int]) -> list[list[int]]:
 def _join(parts: list[_Live], config: Any) -> _Live:
     """One batch from groups prefilled apart: caches and masks left-padded to the widest group."""
     width = max(p.mask.shape[1] for p in parts)
-    cache = _new_cache(config)
-    layers = [_sliceable(p.cache) or [] for p in parts]
+    cache = new_cache(config)
+    layers = [sliceable(p.cache) or [] for p in parts]
     for at in range(len(layers[0])):
         keys, values = [], []
         for p, part_layers in zip(parts, layers):
@@ -297,88 +297,11 @@ def _select(live: _Live, keep: list[int]) -> None:
     live.cache.batch_select_indices(at)
     live.mask, live.position = live.mask[at], live.position[at]
     lead = int((live.mask.cumsum(-1) == 0).sum(-1).min())  # left-pad columns shared by every live row
-    layers = _sliceable(live.cache)
+    layers = sliceable(live.cache)
     if lead and layers is not None:
         for layer in layers:  # (b, heads, S, head_dim) -> (b, heads, S - lead, head_dim)
             layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
         live.mask = live.mask[:, lead:]
-
-
-class _Layer(Protocol):
-    keys: torch.Tensor  # (b, heads, S, head_dim)
-    values: torch.Tensor  # (b, heads, S, head_dim)
-
-
-_Plain: Any = DynamicLayer  # transformers' layer classes are untyped
-
-
-class _GrowingLayer(_Plain):  # type: ignore[misc]
-    """A ``DynamicLayer`` whose keys and values are views into buffers with room to grow along the sequence.
-
-    ``DynamicLayer.update`` concatenates, copying the whole cache at every decoding step; here a step writes
-    its token in place and the buffers double when full (a 16-row step of the built-in system: 8.7 -> 8.4 ms,
-    ``bench_system.py``'s step costs). Whatever replaces the views from outside (``batch_select_indices``,
-    cutting shared left padding, ``crop`` keeps a prefix) is seen by the next update, which copies into
-    fresh buffers.
-    """
-
-    keys: torch.Tensor
-    values: torch.Tensor
-    _key_buffer: torch.Tensor | None = None
-    _value_buffer: torch.Tensor | None = None
-
-    def update(
-        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-        old_keys: torch.Tensor = self.keys
-        n = old_keys.shape[-2] if old_keys.numel() else 0
-        t = key_states.shape[-2]
-        buffer = self._key_buffer
-        fits = (
-            buffer is not None
-            and buffer.shape[-2] >= n + t
-            and (buffer.shape[:2], buffer.shape[-1]) == (key_states.shape[:2], key_states.shape[-1])
-            and buffer.dtype == key_states.dtype
-            and buffer.device == key_states.device
-            and (n == 0 or old_keys.data_ptr() == buffer.data_ptr())
-        )
-        if not fits:
-            b, heads, _, dim = key_states.shape
-            room = max(2 * (n + t), 32)
-            grown_keys = key_states.new_empty(b, heads, room, dim)
-            grown_values = value_states.new_empty(b, heads, room, dim)
-            if n:
-                grown_keys[:, :, :n], grown_values[:, :, :n] = old_keys, self.values
-            self._key_buffer, self._value_buffer = grown_keys, grown_values
-        keys, values = self._key_buffer, self._value_buffer
-        assert keys is not None and values is not None
-        keys[:, :, n : n + t] = key_states
-        values[:, :, n : n + t] = value_states
-        self.keys, self.values = keys[:, :, : n + t], values[:, :, : n + t]
-        return self.keys, self.values
-
-    def reset(self) -> None:
-        self._key_buffer = self._value_buffer = None
-        super().reset()
-
-
-def _new_cache(config: Any) -> DynamicCache:
-    """``DynamicCache(config=config)`` with its plain full-attention layers made :class:`_GrowingLayer`."""
-    cache = DynamicCache(config=config)
-    cache.layers = [_GrowingLayer() if type(x) is DynamicLayer else x for x in cache.layers]
-    return cache
-
-
-def _sliceable(cache: DynamicCache) -> list[_Layer] | None:
-    """The cache's layers if all are plain ``DynamicLayer`` or :class:`_GrowingLayer` (whose key and value
-    tensors hold the whole sequence, so cutting or padding them along it is safe; sliding-window layers keep
-    more state)."""
-    layers = list(cache.layers)
-    return (
-        cast(list[_Layer], layers) if all(type(x) in (DynamicLayer, _GrowingLayer) for x in layers) else None
-    )
 
 
 def _prepared_mask_kind(inner: Any) -> str | None:
