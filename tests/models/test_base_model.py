@@ -100,6 +100,16 @@ def test_save_and_load_a_local_hf_dir(tiny_base_dir: Path, char_tokenizer) -> No
     assert torch.equal(_logits(via_config.eval(), ids), _logits(expected, ids))
 
 
+def test_loads_never_swap_in_hub_kernels(tiny_base_dir: Path) -> None:
+    """transformers >= 5 kernelizes a loaded model whenever `kernels` is installed (code from the Hub; on CUDA
+    offline, every load and train()/eval() then failed). load_base keeps the model's own torch code."""
+    model = load_base(tiny_base_dir, device="cpu")
+    assert getattr(model, "use_kernels", False) is False
+    model.train()
+    model.eval()
+    assert getattr(model, "use_kernels", False) is False and getattr(model, "kernels_mode", None) is None
+
+
 def test_missing_and_invalid_base_dirs(tmp_path: Path, tiny_base_dir: Path) -> None:
     with pytest.raises(SystemLoadError, match="base model directory not found"):
         load_base(tmp_path / "absent")

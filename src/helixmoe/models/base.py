@@ -214,6 +214,12 @@ def load_base(
     dev, torch_dtype = select_device_dtype(device, dtype)
     quant = _quantization_config(quantization, torch_dtype)
     kwargs: dict[str, Any] = dict(local_files_only=True, trust_remote_code=False, use_safetensors=True)
+    if hasattr(PreTrainedModel, "use_kernels"):
+        # transformers >= 5 swaps layers for Hub kernels whenever the `kernels` package is installed: code
+        # fetched from the Hub (remote code, like trust_remote_code), which fails offline on CUDA
+        # ("'kernels-community/rotary' is not available in the local cache") when a model is loaded or
+        # switched to train()/eval(). Loads stay local and run the model's own torch code.
+        kwargs["use_kernels"] = False
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": str(dev)})
     try:
