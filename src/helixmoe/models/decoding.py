@@ -40,6 +40,7 @@ tokens, so grammar processors need no change.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Sequence
@@ -338,14 +339,21 @@ def _attention_mask(ids: torch.Tensor, live: _Live, dtype: torch.dtype) -> torch
     return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill(~keep, torch.finfo(dtype).min)
 
 
+@functools.cache
+def _cache_kwarg(model_class: type) -> str:
+    """The name ``forward`` takes the KV cache by: ``cache`` from transformers 5.25 (which warns that
+    ``past_key_values`` goes in 5.40), ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
 def _forward(inner: Any, ids: torch.Tensor, position: torch.Tensor, live: _Live) -> torch.Tensor:
     """Logits of the last position per live row, (b, V), in float32 as ``generate`` takes them."""
     out = inner(
         input_ids=ids,  # (b, t)
         attention_mask=_attention_mask(ids, live, inner.dtype),
         position_ids=position,  # (b, t)
-        past_key_values=live.cache,
         use_cache=True,
+        **{_cache_kwarg(type(inner)): live.cache},
         **live.extra,
     )
     return out.logits[:, -1].to(dtype=torch.float32)  # type: ignore[no-any-return]
