@@ -74,3 +74,40 @@ def test_framing_needs_task_hints() -> None:
         load_config(builtin_config_path(), ["training.task_hints=false", "training.frame_requests=true"])
     framed = load_config(builtin_config_path(), ["training.task_hints=true", "training.frame_requests=true"])
     assert framed.training.prompt_style == "frame"
+
+
+def test_batched_encoding_is_encode_example_for_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """encode_examples (one batched tokenizer call per chunk) gives encode_example's ids for every example,
+    aligned or not, across chunk boundaries, and the same error for one that is too long."""
+    import helixmoe.models.template as template
+    from helixmoe.models.tokenizer import train_tokenizer
+    from helixmoe.tasks import generate
+    from helixmoe.training.data import EncodedDataset, encode_pair
+    from helixmoe.training.stages import pairs_of
+
+    examples = generate(120, seed=5)
+    tok = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], vocab_size=400)
+    pairs = pairs_of(examples, "aligned") + pairs_of(examples, "plain")
+    assert any(p.value_at is not None for p in pairs) and any(p.value_at is None for p in pairs)
+    monkeypatch.setattr(template, "_ENCODE_CHUNK", 7)  # many chunks, a short last one
+    max_len = sorted(len(encode_example(tok, p.prompt, p.response).input_ids) for p in pairs)[len(pairs) // 2]
+    batched = list(
+        template.encode_examples(tok, [(p.prompt, p.response, p.value_at) for p in pairs], max_len)
+    )
+    assert len(batched) == len(pairs)
+    too_long = 0
+    for got, p in zip(batched, pairs, strict=True):
+        try:
+            want = encode_example(tok, p.prompt, p.response, max_length=max_len, value_at=p.value_at)
+        except DataError as err:
+            assert isinstance(got, DataError) and str(got) == str(err)
+            too_long += 1
+        else:
+            assert got == want
+    assert 0 < too_long < len(pairs)
+    dataset = EncodedDataset(tok, pairs, max_len=max_len, response_only=False, skip_long=True)
+    assert dataset.skipped == too_long
+    fitting = [p for p, got in zip(pairs, batched, strict=True) if not isinstance(got, DataError)]
+    assert dataset.rows == [encode_pair(tok, p, max_len=max_len, response_only=False) for p in fitting]
+    with pytest.raises(DataError, match="exceeds max_length"):
+        EncodedDataset(tok, pairs, max_len=max_len)

@@ -340,7 +340,7 @@ def _attention_mask(ids: torch.Tensor, live: _Live, dtype: torch.dtype) -> torch
 
 
 @functools.cache
-def _cache_kwarg(model_class: type) -> str:
+def _cache_kwarg(model_class: Any) -> str:
     """The name ``forward`` takes the KV cache by: ``cache`` from transformers 5.25 (which warns that
     ``past_key_values`` goes in 5.40), ``past_key_values`` before."""
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"

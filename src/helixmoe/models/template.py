@@ -36,14 +36,16 @@ Public API::
     render_prompt(prompt) -> str                 render_example(prompt, response) -> str
     with_task_hint(prompt, task) -> str          TASK_HINT
     request_prompt(prompt, task, style) -> str   PROMPT_STYLES
-    encode_prompt(tokenizer, prompt) -> list[int]
+    encode_prompt(tokenizer, prompt) -> list[int]   encode_texts(tokenizer, texts) -> list[list[int]]
     aligned_value_at(prompt) -> int | None       encode_request(tokenizer, prompt, value_at) -> EncodedPrompt
     encode_example(tokenizer, prompt, response, max_length=None, value_at=None) -> EncodedExample
+    encode_examples(tokenizer, [(prompt, response, value_at), ...], max_length=None) -> Iterator[...]
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +65,10 @@ __all__ = [
     "EncodedPrompt",
     "aligned_value_at",
     "encode_example",
+    "encode_examples",
     "encode_prompt",
     "encode_request",
+    "encode_texts",
     "render_example",
     "render_prompt",
     "request_prompt",
@@ -201,6 +205,31 @@ def aligned_value_at(prompt: str) -> int | None:
     return len(head) + 1 if task in hlx.TEXT_NOTATIONS else None
 
 
+def _request_texts(prompt: str, value_at: int | None) -> list[str]:
+    """The texts a request is tokenised as: the whole rendered prompt, or the parts before and from the
+    aligned value (:func:`encode_request`)."""
+    if value_at is None:
+        return [render_prompt(prompt)]
+    return [USER + prompt[:value_at], prompt[value_at:] + ASSISTANT]
+
+
+def _request(parts: list[list[int]]) -> EncodedPrompt:
+    """:class:`EncodedPrompt` of the token ids of :func:`_request_texts`' parts."""
+    if len(parts) == 1:
+        return EncodedPrompt(ids=parts[0], answer_position=len(parts[0]))
+    head, rest = parts
+    return EncodedPrompt(ids=head + rest, answer_position=len(head) + 1)
+
+
+def encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text, no special tokens added, in one batched tokenizer call (a fast tokenizer
+    encodes the batch in Rust on every core; one ``encode`` per text cost ~0.1 ms of Python each)."""
+    if not texts:
+        return []
+    enc = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)
+    return [list(ids) for ids in enc["input_ids"]]
+
+
 def encode_request(tokenizer: Any, prompt: str, value_at: int | None = None) -> EncodedPrompt:
     """Token ids of :func:`render_prompt` and the position id of the first answer token.
 
@@ -209,12 +238,40 @@ def encode_request(tokenizer: Any, prompt: str, value_at: int | None = None) -> 
     token ``k`` gets the position id of value token ``k + 1`` (position coupling; see the module docstring).
     Without it the ids are :func:`encode_prompt`'s and the answer continues the prompt's positions.
     """
-    if value_at is None:
-        ids = encode_prompt(tokenizer, prompt)
-        return EncodedPrompt(ids=ids, answer_position=len(ids))
-    head = list(tokenizer.encode(USER + prompt[:value_at], add_special_tokens=False))
-    rest = list(tokenizer.encode(prompt[value_at:] + ASSISTANT, add_special_tokens=False))
-    return EncodedPrompt(ids=head + rest, answer_position=len(head) + 1)
+    texts = _request_texts(prompt, value_at)
+    return _request([list(tokenizer.encode(t, add_special_tokens=False)) for t in texts])
+
+
+def _eos_id(tokenizer: Any) -> int:
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise DataError("the tokenizer has no eos_token; cannot mark the end of a response")
+    return int(eos)
+
+
+def _example(
+    request: EncodedPrompt,
+    response_ids: list[int],
+    eos: int,
+    max_length: int | None,
+    aligned: bool,
+    prompt: str,
+) -> EncodedExample:
+    prompt_ids = request.ids
+    response_ids = [*response_ids, eos]
+    input_ids = prompt_ids + response_ids
+    if max_length is not None and len(input_ids) > max_length:
+        raise DataError(
+            f"example of {len(input_ids)} tokens exceeds max_length {max_length}: {prompt[:60]!r}"
+        )
+    labels = [IGNORE_INDEX] * len(prompt_ids) + response_ids
+    positions = None
+    if aligned:
+        start = request.answer_position
+        positions = [*range(len(prompt_ids)), *range(start, start + len(response_ids))]
+    return EncodedExample(
+        input_ids=input_ids, labels=labels, prompt_length=len(prompt_ids), position_ids=positions
+    )
 
 
 def encode_example(
@@ -238,22 +295,41 @@ def encode_example(
     Raises:
         DataError: the tokenizer has no EOS token, or the example is longer than ``max_length``.
     """
-    eos = tokenizer.eos_token_id
-    if eos is None:
-        raise DataError("the tokenizer has no eos_token; cannot mark the end of a response")
+    eos = _eos_id(tokenizer)
     request = encode_request(tokenizer, prompt, value_at)
-    prompt_ids = request.ids
-    response_ids = [*tokenizer.encode(response, add_special_tokens=False), eos]
-    input_ids = prompt_ids + response_ids
-    if max_length is not None and len(input_ids) > max_length:
-        raise DataError(
-            f"example of {len(input_ids)} tokens exceeds max_length {max_length}: {prompt[:60]!r}"
-        )
-    labels = [IGNORE_INDEX] * len(prompt_ids) + response_ids
-    positions = None
-    if value_at is not None:
-        start = request.answer_position
-        positions = [*range(len(prompt_ids)), *range(start, start + len(response_ids))]
-    return EncodedExample(
-        input_ids=input_ids, labels=labels, prompt_length=len(prompt_ids), position_ids=positions
-    )
+    response_ids = list(tokenizer.encode(response, add_special_tokens=False))
+    return _example(request, response_ids, eos, max_length, value_at is not None, prompt)
+
+
+#: Examples tokenised per batched call by :func:`encode_examples` (bounds the token lists held at once).
+_ENCODE_CHUNK = 4096
+
+
+def encode_examples(
+    tokenizer: Any,
+    examples: Sequence[tuple[str, str, int | None]],
+    max_length: int | None = None,
+) -> Iterator[EncodedExample | DataError]:
+    """:func:`encode_example` of each ``(prompt, response, value_at)``, tokenised in batches.
+
+    Yields, in order, each example's :class:`EncodedExample`, or the :class:`DataError` that
+    :func:`encode_example` would raise for it (longer than ``max_length``), so a caller can skip or raise.
+    The ids are the same as one :func:`encode_example` call per example (tested); a training set of 20 000
+    examples tokenises ~5× faster on 2 cores.
+
+    Raises:
+        DataError: the tokenizer has no EOS token.
+    """
+    eos = _eos_id(tokenizer)
+    for start in range(0, len(examples), _ENCODE_CHUNK):
+        chunk = examples[start : start + _ENCODE_CHUNK]
+        texts: list[str] = []
+        for prompt, response, value_at in chunk:
+            texts += [*_request_texts(prompt, value_at), response]
+        ids = iter(encode_texts(tokenizer, texts))
+        for prompt, _, value_at in chunk:
+            parts = [next(ids) for _ in range(1 if value_at is None else 2)]
+            try:
+                yield _example(_request(parts), next(ids), eos, max_length, value_at is not None, prompt)
+            except DataError as err:
+                yield err

@@ -22,7 +22,7 @@ import torch
 from transformers import DataCollatorForSeq2Seq
 
 from helixmoe.errors import DataError
-from helixmoe.models.template import IGNORE_INDEX, encode_example
+from helixmoe.models.template import IGNORE_INDEX, EncodedExample, encode_example, encode_examples
 
 __all__ = ["EncodedDataset", "ShuffledLengthGroupedSampler", "TextPair", "encode_pair", "make_collator"]
 
@@ -55,6 +55,10 @@ def encode_pair(
     encoded = encode_example(
         tokenizer, pair.prompt, pair.response, max_length=max_len, value_at=pair.value_at
     )
+    return _row(encoded, response_only)
+
+
+def _row(encoded: EncodedExample, response_only: bool) -> dict[str, list[int]]:
     labels = encoded.labels if response_only else list(encoded.input_ids)
     row = {"input_ids": encoded.input_ids, "attention_mask": [1] * len(encoded.input_ids), "labels": labels}
     if encoded.position_ids is not None:
@@ -80,13 +84,14 @@ class EncodedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     ) -> None:
         self.rows: list[dict[str, list[int]]] = []
         self.skipped = 0
-        for pair in pairs:
-            try:
-                self.rows.append(encode_pair(tokenizer, pair, max_len=max_len, response_only=response_only))
-            except DataError:
+        triples = [(pair.prompt, pair.response, pair.value_at) for pair in pairs]
+        for encoded in encode_examples(tokenizer, triples, max_length=max_len):  # as encode_pair, batched
+            if isinstance(encoded, DataError):
                 if not skip_long:
-                    raise
+                    raise encoded
                 self.skipped += 1
+            else:
+                self.rows.append(_row(encoded, response_only))
         if not self.rows:
             raise DataError("no training example fits (empty slice or max_seq_len too small)")
 

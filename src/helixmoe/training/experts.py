@@ -75,9 +75,11 @@ def answer_budget(tokenizer: Any, pairs: list[Any], *, margin: int = 8) -> dict[
     The system caps generation with it (``expert.json`` ``answer_tokens``), so babbling stops early and no
     right answer is cut.
     """
-    from helixmoe.models.template import encode_prompt
+    from helixmoe.models.template import encode_texts, render_prompt
 
-    lengths = [(len(encode_prompt(tokenizer, p.prompt)), len(tokenizer.encode(p.response))) for p in pairs]
+    prompts = encode_texts(tokenizer, [render_prompt(p.prompt) for p in pairs])
+    answers = encode_texts(tokenizer, [p.response for p in pairs])
+    lengths = [(len(q), len(a)) for q, a in zip(prompts, answers, strict=True)]
     ratios = sorted(a / q for q, a in lengths if q >= 16) or [1.0]
     slope = round(ratios[min(len(ratios) - 1, int(0.9 * len(ratios)))], 3)
     offset = max(0.0, max((a - slope * q for q, a in lengths), default=0.0)) + margin
