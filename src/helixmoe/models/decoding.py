@@ -40,7 +40,6 @@ tokens, so grammar processors need no change.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import sys
 from collections.abc import Callable, Sequence
@@ -146,6 +145,7 @@ class _Live:
     cache: DynamicCache
     extra: dict[str, Any]  # further forward arguments (logits_to_keep where the model takes it)
     prepared: str | None = None  # "sdpa" / "eager": decoding steps pass a ready 4D mask (see _attention_mask)
+    cache_arg: str = "past_key_values"  # forward's KV-cache argument: `cache` from transformers 5.25
 
 
 def _decode_batch(
@@ -201,7 +201,9 @@ def _prefill(
         The next-token logits, (B, V), and the live rows, both in order of prompt length.
     """
     inner = _inner(model)
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(inner.forward).parameters else {}
+    takes = inspect.signature(inner.forward).parameters
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in takes else {}
+    cache_arg = "cache" if "cache" in takes else "past_key_values"  # 5.25 warns the old name goes in 5.40
     device = next(model.parameters()).device
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     lengths = [len(rows[i]) for i in order]
@@ -213,7 +215,7 @@ def _prefill(
         ids, mask = _pad_left([rows[i] for i in index], pad, device)  # (b, T), (b, T)
         position = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)  # (b, T), as HF generate computes it
         sub = None if names is None else [names[i] for i in index]
-        part = _Live(index, sub, mask, position[:, -1:], new_cache(inner.config), extra, prepared)
+        part = _Live(index, sub, mask, position[:, -1:], new_cache(inner.config), extra, prepared, cache_arg)
         with row_adapters(model, sub, lora):
             parts.append((_forward(inner, ids, position, part), part))
     if len(parts) == 1:
@@ -263,6 +265,7 @@ def _join(parts: list[_Live], config: Any) -> _Live:
         cache=cache,
         extra=parts[0].extra,
         prepared=parts[0].prepared,
+        cache_arg=parts[0].cache_arg,
     )
 
 
@@ -339,13 +342,6 @@ def _attention_mask(ids: torch.Tensor, live: _Live, dtype: torch.dtype) -> torch
     return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill(~keep, torch.finfo(dtype).min)
 
 
-@functools.cache
-def _cache_kwarg(model_class: Any) -> str:
-    """The name ``forward`` takes the KV cache by: ``cache`` from transformers 5.25 (which warns that
-    ``past_key_values`` goes in 5.40), ``past_key_values`` before."""
-    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
-
-
 def _forward(inner: Any, ids: torch.Tensor, position: torch.Tensor, live: _Live) -> torch.Tensor:
     """Logits of the last position per live row, (b, V), in float32 as ``generate`` takes them."""
     out = inner(
@@ -353,7 +349,7 @@ def _forward(inner: Any, ids: torch.Tensor, position: torch.Tensor, live: _Live)
         attention_mask=_attention_mask(ids, live, inner.dtype),
         position_ids=position,  # (b, t)
         use_cache=True,
-        **{_cache_kwarg(type(inner)): live.cache},
+        **{live.cache_arg: live.cache},
         **live.extra,
     )
     return out.logits[:, -1].to(dtype=torch.float32)  # type: ignore[no-any-return]
