@@ -356,3 +356,23 @@ def test_the_grammars_greedy_choice_decodes_as_its_full_mask(pool: ExpertPool, r
     )
     assert fast == full
     assert sum(map(len, fast)) > 3 * len(rows)  # real answers, not empty ones
+
+
+def test_left_padding_is_tracked_without_reading_the_mask(tiny_base_dir: Path) -> None:
+    """Each live row's left padding is kept in Python (no device sync per step): after the groups are
+    prefilled and joined, and after rows leave and shared padding is cut, it is the mask's leading zeros."""
+    from helixmoe.models.decoding import _prefill, _select
+
+    model = load_base(tiny_base_dir, device="cpu").eval()
+    rows = [[5] * n for n in (3, 40, 9, 41, 2, 17, 60, 8)]
+
+    def leading_zeros(mask: torch.Tensor) -> list[int]:
+        return [int((row.cumsum(0) == 0).sum()) for row in mask]
+
+    with torch.inference_mode():
+        _, live = _prefill(model, rows, None, pad=0)
+        assert live.pads == leading_zeros(live.mask) and any(live.pads)
+        for keep in ([0, 2, 3, 5, 6, 7], [2, 3, 4, 5], [1, 3], [0]):
+            _select(live, keep)
+            assert live.pads == leading_zeros(live.mask)
+        assert live.pads == [0]

@@ -141,6 +141,7 @@ class _Live:
     index: list[int]
     names: list[str] | None
     mask: torch.Tensor  # (b, S): 1 on real tokens, 0 on left padding, one column per cached position
+    pads: list[int]  # each row's left padding (leading zeros of its mask row), kept in Python: no device sync
     position: torch.Tensor  # (b, 1): position of the last token, as if each row were alone
     cache: DynamicCache
     extra: dict[str, Any]  # further forward arguments (logits_to_keep where the model takes it)
@@ -215,7 +216,18 @@ def _prefill(
         ids, mask = _pad_left([rows[i] for i in index], pad, device)  # (b, T), (b, T)
         position = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)  # (b, T), as HF generate computes it
         sub = None if names is None else [names[i] for i in index]
-        part = _Live(index, sub, mask, position[:, -1:], new_cache(inner.config), extra, prepared, cache_arg)
+        width = ids.shape[1]
+        part = _Live(
+            index=index,
+            names=sub,
+            mask=mask,
+            pads=[width - len(rows[i]) for i in index],
+            position=position[:, -1:],
+            cache=new_cache(inner.config),
+            extra=extra,
+            prepared=prepared,
+            cache_arg=cache_arg,
+        )
         with row_adapters(model, sub, lora):
             parts.append((_forward(inner, ids, position, part), part))
     if len(parts) == 1:
@@ -261,6 +273,7 @@ def _join(parts: list[_Live], config: Any) -> _Live:
         index=[i for p in parts for i in p.index],
         names=names,
         mask=torch.cat([torch.nn.functional.pad(p.mask, (width - p.mask.shape[1], 0)) for p in parts]),
+        pads=[pad + width - p.mask.shape[1] for p in parts for pad in p.pads],
         position=torch.cat([p.position for p in parts]),
         cache=cache,
         extra=parts[0].extra,
@@ -300,12 +313,14 @@ def _select(live: _Live, keep: list[int]) -> None:
     live.names = None if live.names is None else [live.names[j] for j in keep]
     live.cache.batch_select_indices(at)
     live.mask, live.position = live.mask[at], live.position[at]
-    lead = int((live.mask.cumsum(-1) == 0).sum(-1).min())  # left-pad columns shared by every live row
+    live.pads = [live.pads[j] for j in keep]
+    lead = min(live.pads)  # left-pad columns shared by every live row
     layers = sliceable(live.cache)
     if lead and layers is not None:
         for layer in layers:  # (b, heads, S, head_dim) -> (b, heads, S - lead, head_dim)
             layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
         live.mask = live.mask[:, lead:]
+        live.pads = [pad - lead for pad in live.pads]
 
 
 def _prepared_mask_kind(inner: Any) -> str | None:
@@ -332,7 +347,7 @@ def _attention_mask(ids: torch.Tensor, live: _Live, dtype: torch.dtype) -> torch
     per row, which may see every cached position) the padding mask as the attention takes it, (b, 1, 1, S):
     building it from the 2D mask cost transformers ~0.6 ms a step on the tiny CPU system, about 7 % of a
     16-row step; else the 2D mask (a prompt needs the causal mask too)."""
-    if bool(live.mask.all()):
+    if not any(live.pads):
         return None
     if ids.shape[1] != 1 or live.prepared is None:
         return live.mask
