@@ -186,16 +186,22 @@ class NotationLogitsProcessor(LogitsProcessor):
         budget = left - 1
         chosen = scores.argmax(-1)
         width = scores.shape[1]
-        for row in range(scores.shape[0]):
-            if self.done[row] or self.states[row] is None:
-                continue
+        rows = [r for r in range(scores.shape[0]) if not self.done[r] and self.states[r] is not None]
+        if not rows:
+            return chosen
+        # one sort and one copy to the host for all constrained rows (on a GPU, not one sync per row)
+        orders = torch.sort(scores[rows], dim=-1, descending=True, stable=True).indices[
+            :, : self.GREEDY_TRIES
+        ]
+        picks = []
+        for row, order in zip(rows, orders.tolist(), strict=True):
             table = self.tables[self.tracker.notation(row)]  # type: ignore[index]
-            order = torch.sort(scores[row], descending=True, stable=True).indices[: self.GREEDY_TRIES]
-            pick = next((t for t in order.tolist() if self._allows(table, row, t, budget)), None)
+            pick = next((t for t in order if self._allows(table, row, t, budget)), None)
             if pick is None:
                 allowed = sorted(t for t in set(self._allowed(row, left)) if t < width)  # ties: lowest id
                 pick = allowed[int(scores[row, allowed].argmax())]
-            chosen[row] = pick
+            picks.append(pick)
+        chosen[rows] = torch.tensor(picks, dtype=chosen.dtype, device=chosen.device)
         return chosen
 
     def _allows(self, table: StateTable, row: int, token: int, budget: int) -> bool:

@@ -316,7 +316,7 @@ class HelixMoE:
                 for i, text in zip(keep, answered):
                     out[i] = text
             return out
-        # per row: an answer never depends on its batch
+        # per row: an answer never depends on its batch (exact in float32; see models.decoding for bf16)
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
         if any(t is not None for t in targets):
