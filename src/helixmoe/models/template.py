@@ -223,7 +223,7 @@ def _request(parts: list[list[int]]) -> EncodedPrompt:
 
 def encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
     """Token ids of each text, no special tokens added, in one batched tokenizer call (a fast tokenizer
-    encodes the batch in Rust on every core; one ``encode`` per text cost ~0.1 ms of Python each)."""
+    encodes a batch in Rust on every core, without the per-call Python overhead of one ``encode`` per text)."""
     if not texts:
         return []
     enc = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)
@@ -314,8 +314,8 @@ def encode_examples(
 
     Yields, in order, each example's :class:`EncodedExample`, or the :class:`DataError` that
     :func:`encode_example` would raise for it (longer than ``max_length``), so a caller can skip or raise.
-    The ids are the same as one :func:`encode_example` call per example (tested); a training set of 20 000
-    examples tokenises ~5× faster on 2 cores.
+    The ids are the same as one :func:`encode_example` call per example (tested); one expert's 20 000
+    examples of a demo corpus tokenised in 4.0–4.6 s instead of 6.9–10.3 s on this project's 2-core machine.
 
     Raises:
         DataError: the tokenizer has no EOS token.
