@@ -301,3 +301,31 @@ def test_serving_constrained_is_the_systems_default(tiny_system: Path, tmp_path:
     report, written = evaluate_system(moe, "test", config=cfg, out=tmp_path / "report")
     assert report.meta["constrained"] is True
     assert "decoding `grammar-constrained`" in written["markdown"].read_text()
+
+
+def test_expert_scorer_sums_each_candidates_log_probs_as_if_alone(moe: HelixMoE) -> None:
+    """The coordinator's candidate scores (one padded batch, one host copy) are each candidate's summed
+    log-probabilities after the prompt, as a forward pass of that row alone gives them."""
+    import torch
+
+    from helixmoe.models.template import encode_prompt
+    from helixmoe.system.scoring import ExpertScorer
+
+    name = moe.experts[-1]
+    scorer = ExpertScorer(moe.pool, name)
+    prompt, candidates = (
+        "Which expert converts [1, 2] to LC-R?",
+        ["runic", "ascii", "coordinator", "a b c d e"],
+    )
+    got = scorer(prompt, candidates)
+    tok = moe.pool.tokenizer
+    prompt_ids = encode_prompt(tok, prompt)
+    for candidate, score in zip(candidates, got, strict=True):
+        row = prompt_ids + tok.encode(candidate, add_special_tokens=False) + [tok.eos_token_id]
+        with torch.inference_mode():
+            logits = (
+                moe.pool.model(input_ids=torch.tensor([row]), adapter_names=[name]).logits[0, :-1].float()
+            )
+        logp = torch.log_softmax(logits, -1).gather(-1, torch.tensor(row[1:])[:, None])[:, 0]
+        assert score == pytest.approx(float(logp[len(prompt_ids) - 1 :].sum()), abs=1e-4)
+    assert len(set(got)) == len(got)

@@ -38,8 +38,8 @@ class ExpertScorer:
             kwargs["adapter_names"] = [self.expert] * len(rows)
         logits = self.pool.model(**kwargs).logits[:, :-1].float()  # (B, T-1, V)
         logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])[..., 0]  # (B, T-1)
-        scores = []
-        for i, row in enumerate(rows):
-            start = len(prompt_ids) - 1  # logits at t predict token t+1
-            scores.append(float(logp[i, start : len(row) - 1].sum()))
-        return scores
+        # each candidate's tokens: positions start..len(row)-2 (logits at t predict token t+1); one host copy
+        at = torch.arange(width - 1, device=device)  # (T-1,)
+        ends = torch.tensor([len(r) - 1 for r in rows], device=device)  # (B,)
+        take = (at >= len(prompt_ids) - 1) & (at[None, :] < ends[:, None])  # (B, T-1)
+        return [float(x) for x in logp.masked_fill(~take, 0.0).sum(-1).tolist()]
