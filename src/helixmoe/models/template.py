@@ -227,7 +227,8 @@ def encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
     if not texts:
         return []
     enc = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)
-    return [list(ids) for ids in enc["input_ids"]]
+    ids: list[list[int]] = enc["input_ids"]  # already one list per text: no copy
+    return ids
 
 
 def encode_request(tokenizer: Any, prompt: str, value_at: int | None = None) -> EncodedPrompt:

@@ -42,4 +42,5 @@ class ExpertScorer:
         at = torch.arange(width - 1, device=device)  # (T-1,)
         ends = torch.tensor([len(r) - 1 for r in rows], device=device)  # (B,)
         take = (at >= len(prompt_ids) - 1) & (at[None, :] < ends[:, None])  # (B, T-1)
-        return [float(x) for x in logp.masked_fill(~take, 0.0).sum(-1).tolist()]
+        scores: list[float] = logp.masked_fill(~take, 0.0).sum(-1).tolist()  # float32 -> Python floats
+        return scores
