@@ -106,7 +106,7 @@ def run(shape_name: str, device: str, steps: int, batch_size: int, seq_len: int)
     from helixmoe.config import LoRAConfig, load_config
     from helixmoe.config.training import PhaseConfig
     from helixmoe.models.base import load_base
-    from helixmoe.models.experts import lora_to_peft
+    from helixmoe.models.experts import lora_to_peft, wrapping_quietly
     from helixmoe.training.arguments import build_training_arguments
     from helixmoe.training.harness import HelixTrainer
 
@@ -123,7 +123,8 @@ def run(shape_name: str, device: str, steps: int, batch_size: int, seq_len: int)
         base = load_base(base_dir, quantization="4bit", device=device, for_training=True)
         figures["load_4bit_s"] = time.perf_counter() - started
         figures["base_4bit_gb"] = base.get_memory_footprint() / 1e9
-        model = get_peft_model(base, lora_to_peft(LoRAConfig()))
+        with wrapping_quietly():
+            model = get_peft_model(base, lora_to_peft(LoRAConfig()))
         figures["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
         cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "hlx-tiny.yaml")
         training = cfg.training.model_copy(update={"progress_bars": False, "report_to": []})
@@ -159,7 +160,10 @@ def run(shape_name: str, device: str, steps: int, batch_size: int, seq_len: int)
         figures["step_s"] = sum(timed) / len(timed)
         figures["tokens_per_s"] = batch_size * seq_len / figures["step_s"]
         figures["bf16"] = bool(args.bf16)
-        figures["gradient_checkpointing"] = bool(getattr(base, "is_gradient_checkpointing", False))
+        # transformers 5.25 renamed is_gradient_checkpointing (now deprecated) to is_activation_checkpointing
+        renamed = hasattr(type(base), "is_activation_checkpointing")
+        checked = "is_activation_checkpointing" if renamed else "is_gradient_checkpointing"
+        figures["gradient_checkpointing"] = bool(getattr(base, checked, False))
         if cuda:
             figures["peak_allocated_gb"] = torch.cuda.max_memory_allocated() / 1e9
             figures["peak_reserved_gb"] = torch.cuda.max_memory_reserved() / 1e9

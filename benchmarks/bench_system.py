@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import statistics
 import time
@@ -78,17 +79,18 @@ def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int =
     model = moe.pool.model
     inner = _inner(model)
     names = list(moe.pool.names)
+    arg = "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
     costs = {}
     with torch.inference_mode():
         for b in sizes:
             rows = [names[i % len(names)] for i in range(b)]
             with row_adapters(model, rows, StackedLoRA.of(model)):
                 cache = new_cache(inner.config)  # the engine's own cache (its layers grow in place)
-                inner(input_ids=torch.full((b, 48), 5), past_key_values=cache, use_cache=True)
+                inner(input_ids=torch.full((b, 48), 5), use_cache=True, **{arg: cache})
                 token, position = torch.full((b, 1), 5), torch.full((b, 1), 48)
                 start = time.perf_counter()
                 for i in range(steps):
-                    inner(input_ids=token, position_ids=position + i, past_key_values=cache, use_cache=True)
+                    inner(input_ids=token, position_ids=position + i, use_cache=True, **{arg: cache})
                 costs[b] = (time.perf_counter() - start) / steps
     return costs
 

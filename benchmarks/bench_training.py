@@ -34,7 +34,7 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     from helixmoe.config import LoRAConfig, load_config
     from helixmoe.config.training import PhaseConfig
     from helixmoe.models.base import build_base
-    from helixmoe.models.experts import lora_to_peft
+    from helixmoe.models.experts import lora_to_peft, wrapping_quietly
     from helixmoe.models.tokenizer import train_tokenizer
     from helixmoe.tasks import generate
     from helixmoe.training.arguments import build_training_arguments
@@ -56,7 +56,8 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
         for kind in ("base", "lora"):
             model = build_base(cfg.model.size or "tiny", tok, cfg.model.max_seq_len, 0, cfg.model.shape)
             if kind == "lora":
-                model = get_peft_model(model, lora_to_peft(cfg.lora if cfg.lora else LoRAConfig()))
+                with wrapping_quietly():
+                    model = get_peft_model(model, lora_to_peft(cfg.lora if cfg.lora else LoRAConfig()))
             data = EncodedDataset(
                 tok, pairs, max_len=cfg.model.max_seq_len, response_only=kind == "lora", skip_long=True
             )

@@ -193,6 +193,23 @@ def test_pool_generate_ids_takes_a_cap_per_row(pool: ExpertPool, rows: list[list
     assert pool.generate_ids(rows, experts, CAPS, use_cache=True) == per_row
 
 
+def test_hf_generate_options_go_into_its_generation_config(pool: ExpertPool, rows: list[list[int]]) -> None:
+    """transformers 5 warns when a generation config and loose generation options are passed together."""
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging as hf_logging
+
+    experts = [None if n == "__base__" else n for n in EXPERTS]
+    logger = hf_logging.get_logger("transformers.generation.utils")
+    type(logger).warning_once.cache_clear()  # type: ignore[attr-defined]  # a warning already shown stays quiet
+    with CaptureLogger(logger) as captured:
+        plain = pool.generate_ids(rows, experts, CAPS, use_cache=True)
+        # an option that changes the answers is applied, not dropped: no token repeats within a row
+        penalised = pool.generate_ids(rows, experts, CAPS, no_repeat_ngram_size=1)
+    assert "generation_config" not in captured.out
+    assert all(len(set(row)) == len(row) for row in penalised)
+    assert any(len(set(row)) < len(row) for row in plain)  # the option had something to change
+
+
 def test_arguments_are_checked(pool: ExpertPool, rows: list[list[int]]) -> None:
     kwargs = dict(eos_token_id=1, pad_token_id=0)
     with pytest.raises(ConfigError, match="2 prompts but 1 token caps"):

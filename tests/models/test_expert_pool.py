@@ -87,6 +87,7 @@ def test_save_writes_the_peft_layout_and_load_restores_it(
     assert fresh.info("runic")["description"] == "the runic expert"
 
 
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")  # plain PEFT
 def test_plain_peft_loads_a_saved_expert(pool: ExpertPool, tmp_path: Path, tiny_base_dir: Path) -> None:
     target = pool.save("ascii", tmp_path / "ascii")
     plain = PeftModel.from_pretrained(load_base(tiny_base_dir, device="cpu"), str(target))

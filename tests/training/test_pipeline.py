@@ -50,6 +50,7 @@ def test_registry_order_is_the_pipeline_order():
     assert "later" not in STAGES
 
 
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")  # plain PEFT
 def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
     from peft import PeftModel
 

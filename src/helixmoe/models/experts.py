@@ -23,12 +23,14 @@ Public API::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,9 +48,19 @@ from helixmoe.models.decoding import greedy_decode
 from helixmoe.models.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS, EXPERT_META, atomic_dir
 from helixmoe.models.template import encode_request
 
-__all__ = ["ExpertPool", "lora_to_peft"]
+__all__ = ["ExpertPool", "lora_to_peft", "wrapping_quietly"]
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def wrapping_quietly() -> Iterator[None]:
+    """Create or load PEFT models inside: PEFT 0.21 reads transformers 5's deprecated
+    ``is_gradient_checkpointing`` whenever it wraps a model, a FutureWarning from one library about the other
+    on every load and training run, with nothing for a user to act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+        yield
 
 
 def lora_to_peft(lora: LoRAConfig) -> PeftLoraConfig:
@@ -108,7 +120,8 @@ class ExpertPool:
         peft_config = lora_to_peft(lora)
         try:
             if self._peft is None:
-                self._peft = cast(PeftModel, get_peft_model(self.base, peft_config, adapter_name=name))
+                with wrapping_quietly():
+                    self._peft = cast(PeftModel, get_peft_model(self.base, peft_config, adapter_name=name))
             else:
                 self._peft.add_adapter(name, peft_config)
         except ValueError as err:
@@ -128,9 +141,10 @@ class ExpertPool:
         info = self._read_expert_dir(name, path)
         try:
             if self._peft is None:
-                self._peft = PeftModel.from_pretrained(
-                    self.base, str(path), adapter_name=name, is_trainable=trainable
-                )
+                with wrapping_quietly():
+                    self._peft = PeftModel.from_pretrained(
+                        self.base, str(path), adapter_name=name, is_trainable=trainable
+                    )
             else:
                 self._peft.load_adapter(str(path), adapter_name=name, is_trainable=trainable)
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
@@ -310,7 +324,12 @@ class ExpertPool:
         config = GenerationConfig(  # type: ignore[no-untyped-call]
             max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad
         )
-        kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=mask, generation_config=config, **extra)
+        options = config.to_dict()
+        # generation options go into the config (transformers 5 warns when a config and loose options mix);
+        # the rest (logits_processor, streamer, ...) are generate's own arguments
+        config.update(**{k: v for k, v in extra.items() if k in options})  # type: ignore[no-untyped-call]
+        kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=mask, generation_config=config)
+        kwargs.update({k: v for k, v in extra.items() if k not in options})
         if names is not None:
             kwargs["adapter_names"] = names
         with torch.inference_mode():

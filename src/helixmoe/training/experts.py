@@ -57,13 +57,14 @@ def _load_training_base(ctx: StageContext) -> Any:
 def _peft_model(ctx: StageContext, name: str | None, init_dir: Path | None) -> Any:
     from peft import PeftModel, get_peft_model
 
-    from helixmoe.models.experts import lora_to_peft
+    from helixmoe.models.experts import lora_to_peft, wrapping_quietly
 
     base = _load_training_base(ctx)
-    if init_dir is not None:
-        return PeftModel.from_pretrained(base, str(init_dir), is_trainable=True)
-    lora = ctx.config.lora_for(name) if name is not None else ctx.config.lora
-    return get_peft_model(base, lora_to_peft(lora))
+    with wrapping_quietly():
+        if init_dir is not None:
+            return PeftModel.from_pretrained(base, str(init_dir), is_trainable=True)
+        lora = ctx.config.lora_for(name) if name is not None else ctx.config.lora
+        return get_peft_model(base, lora_to_peft(lora))
 
 
 def answer_budget(tokenizer: Any, pairs: list[Any], *, margin: int = 8) -> dict[str, float]:
