@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_training.py                       # tokens/s of the tiny base and of LoRA, fp32 and
-                                                              # bf16 autocast side by side (~1 min)
+                                                              # bf16 autocast side by side, and with logits at
+                                                              # every position vs labelled ones only (~2 min)
     python benchmarks/bench_training.py --full                # + the whole pipeline of configs/hlx-tiny.yaml
     python benchmarks/bench_training.py --system systems/hlx-tiny   # exact match of an existing system only
     python benchmarks/bench_training.py --system DIR --bare-base    # + the same slices answered by the bare base
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -26,8 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str, float]]:
-    """Tokens/s of the configured base and of LoRA on it, in fp32 and in bf16 autocast: ``{"fp32": ...,
-    "bf16": ...}``. The corpus and tokenizer are built once and shared by the four runs."""
+    """Tokens/s of the configured base and of LoRA on it, in fp32 and in bf16 autocast (``"fp32"``, ``"bf16"``),
+    and, with answer-only labels (the built-in config's base and experts), the loss's vocabulary projection
+    over every position (HF's forward) vs the labelled positions only (``"labelled_logits"``). The corpus and
+    tokenizer are built once and shared by all runs."""
     import torch
     from peft import get_peft_model
 
@@ -47,33 +51,54 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     tok = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], cfg.tokenizer.scheme)
     pairs = [TextPair(e.prompt, e.response) for e in examples]
     phase = PhaseConfig(max_steps=steps, batch_size=batch_size, lr=1e-3)
-    results: dict[str, dict[str, float]] = {}
-    for precision in ("fp32", "bf16"):
+
+    def run(kind: str, precision: str, response_only: bool, labelled_only: bool = True) -> dict[str, float]:
         training = cfg.training.model_copy(
             update={"progress_bars": False, "report_to": [], "bf16": "on" if precision == "bf16" else "off"}
         )
+        model = build_base(cfg.model.size or "tiny", tok, cfg.model.max_seq_len, 0, cfg.model.shape)
+        if kind == "lora":
+            with wrapping_quietly():
+                model = get_peft_model(model, lora_to_peft(cfg.lora if cfg.lora else LoRAConfig()))
+        data = EncodedDataset(
+            tok, pairs, max_len=cfg.model.max_seq_len, response_only=response_only, skip_long=True
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            args = build_training_arguments(training, phase, tmp, has_eval=False, exact_match=False)
+            args.save_strategy = "no"
+            trainer = HelixTrainer(
+                model=model, args=args, train_dataset=data, data_collator=make_collator(tok)
+            )
+            trainer.labelled_logits_only = labelled_only
+            result = trainer.train()
+        tokens = (
+            data.num_tokens / len(data) * batch_size * steps
+        )  # mean real tokens per example x examples seen
+        return {
+            "tokens_per_s": tokens / result.metrics["train_runtime"],
+            "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        }
+
+    results: dict[str, dict[str, float]] = {}
+    for precision in ("fp32", "bf16"):
         out: dict[str, float] = {}
         for kind in ("base", "lora"):
-            model = build_base(cfg.model.size or "tiny", tok, cfg.model.max_seq_len, 0, cfg.model.shape)
-            if kind == "lora":
-                with wrapping_quietly():
-                    model = get_peft_model(model, lora_to_peft(cfg.lora if cfg.lora else LoRAConfig()))
-            data = EncodedDataset(
-                tok, pairs, max_len=cfg.model.max_seq_len, response_only=kind == "lora", skip_long=True
-            )
-            with tempfile.TemporaryDirectory() as tmp:
-                args = build_training_arguments(training, phase, tmp, has_eval=False, exact_match=False)
-                args.save_strategy = "no"
-                trainer = HelixTrainer(
-                    model=model, args=args, train_dataset=data, data_collator=make_collator(tok)
-                )
-                result = trainer.train()
-            tokens = (
-                data.num_tokens / len(data) * batch_size * steps
-            )  # mean real tokens per example x examples seen
-            out[f"{kind}_tokens_per_s"] = tokens / result.metrics["train_runtime"]
-            out[f"{kind}_params_trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            got = run(kind, precision, response_only=kind == "lora")
+            out[f"{kind}_tokens_per_s"] = got["tokens_per_s"]
+            out[f"{kind}_params_trainable"] = got["params_trainable"]
         results[precision] = out
+    labelled: dict[str, float] = {}
+    for kind in ("base", "lora"):
+        runs: dict[bool, list[float]] = {False: [], True: []}
+        for rep in range(3):  # alternating, median: drift on a shared machine falls on both
+            for labelled_only in (False, True) if rep % 2 == 0 else (True, False):
+                got = run(kind, "fp32", response_only=True, labelled_only=labelled_only)
+                runs[labelled_only].append(got["tokens_per_s"])
+        for labelled_only, rates in runs.items():
+            labelled[f"{kind}_{'labelled' if labelled_only else 'all'}_tokens_per_s"] = statistics.median(
+                rates
+            )
+    results["labelled_logits"] = labelled
     return results
 
 
@@ -139,6 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | --- | --- | --- |")
         for kind in ("base", "lora"):
             a, b = fp32[f"{kind}_tokens_per_s"], bf16[f"{kind}_tokens_per_s"]
+            print(f"| {kind} | {a:.0f} | {b:.0f} | {b / a:.2f}x |")
+        labelled = measured["labelled_logits"]
+        results["labelled_logits"] = labelled
+        print(
+            "\nanswer-only labels, fp32: the loss's vocabulary projection at every position vs labelled ones only"
+        )
+        print("| model | every position tokens/s | labelled logits only tokens/s | ratio |")
+        print("| --- | --- | --- | --- |")
+        for kind in ("base", "lora"):
+            a, b = labelled[f"{kind}_all_tokens_per_s"], labelled[f"{kind}_labelled_tokens_per_s"]
             print(f"| {kind} | {a:.0f} | {b:.0f} | {b / a:.2f}x |")
         if args.full:
             results.update(_full(args.config, args.output, args.overrides, args.eval_limit))

@@ -199,3 +199,44 @@ def test_a_loss_target_stops_and_saves_at_the_first_step_that_reaches_it(tmp_pat
     assert outcome.stopped_by == "loss_target" and outcome.global_step == first < 30
     ckpt = last_complete_checkpoint(tmp_path / "run")
     assert ckpt is not None and ckpt.name == f"checkpoint-{first}"
+
+
+def _loss_and_grads(trainer, model, batch, items):
+    model.zero_grad()
+    loss = trainer.compute_loss(model, batch, num_items_in_batch=items)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+def test_labelled_logits_only_is_hf_loss_with_hf_gradients(tmp_path, toy_data, tokenizer):
+    from peft import LoraConfig, get_peft_model
+
+    from conftest import make_model
+    from helixmoe.models.experts import wrapping_quietly
+
+    trainer, _ = build_trainer(tmp_path / "run", toy_data, tokenizer, max_steps=1, eval_steps=None)
+    batch = next(iter(trainer.get_train_dataloader()))
+    labelled = int((batch["labels"][:, 1:] != -100).sum())
+    assert 0 < labelled < batch["labels"].numel() // 2  # response-only labels: most positions have none
+    with wrapping_quietly():
+        lora = get_peft_model(make_model(seed=1), LoraConfig(r=4, target_modules=["q_proj", "down_proj"]))
+    for model in (trainer.model, lora):
+        head_inputs: list[int] = []  # dimensions of what the vocabulary projection sees
+        hook = model.get_output_embeddings().register_forward_hook(
+            lambda m, args, out, seen=head_inputs: seen.append(args[0].dim())
+        )
+        for items in (None, torch.tensor(labelled + 5)):
+            trainer.labelled_logits_only = True
+            fast, fast_grads = _loss_and_grads(trainer, model, batch, items)
+            trainer.labelled_logits_only = False
+            hf, hf_grads = _loss_and_grads(trainer, model, batch, items)
+            assert torch.allclose(fast, hf, atol=1e-6, rtol=1e-5)
+            assert fast_grads.keys() == hf_grads.keys() and fast_grads
+            for name, grad in fast_grads.items():
+                assert torch.allclose(grad, hf_grads[name], atol=1e-6, rtol=1e-4), name
+        hook.remove()
+        assert head_inputs == [2, 3, 2, 3]  # (labelled positions, H) here, (B, T, H) in HF's forward
+    trainer.labelled_logits_only = True
+    _, outputs = trainer.compute_loss(trainer.model, batch, return_outputs=True)  # evaluation: HF's path
+    assert outputs.logits.shape[:2] == batch["input_ids"].shape
