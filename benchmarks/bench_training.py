@@ -102,6 +102,35 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     return results
 
 
+def _optimizer_step(threads: int, repeats: int = 100) -> dict[str, float]:
+    """Milliseconds per AdamW step on the configured base's parameters (random gradients): torch's per-tensor
+    loop (``adamw_torch``) vs its fused kernel (``adamw_torch_fused``, the default ``training.fused_adamw``)."""
+    import torch
+
+    from helixmoe.config import load_config
+    from helixmoe.models.base import build_base
+    from helixmoe.models.tokenizer import train_tokenizer
+
+    torch.set_num_threads(threads)
+    cfg = load_config(REPO / "configs" / "hlx-tiny.yaml")
+    tok = train_tokenizer(["[1, 2, 3] 🜃1🜁2🜄"], cfg.tokenizer.scheme)
+    times: dict[str, list[float]] = {"loop": [], "fused": []}
+    for rep in range(3):  # alternating
+        for kind in ("loop", "fused") if rep % 2 == 0 else ("fused", "loop"):
+            model = build_base(cfg.model.size or "tiny", tok, cfg.model.max_seq_len, 0, cfg.model.shape)
+            fused = {"fused": True} if kind == "fused" else {"foreach": False}
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, **fused)  # type: ignore[arg-type]
+            for p in model.parameters():
+                p.grad = torch.randn_like(p)
+            for _ in range(5):
+                optimizer.step()
+            start = time.perf_counter()
+            for _ in range(repeats):
+                optimizer.step()
+            times[kind].append((time.perf_counter() - start) / repeats * 1000)
+    return {f"{kind}_ms": statistics.median(t) for kind, t in times.items()}
+
+
 def _full(config: Path, output: Path, overrides: list[str], eval_limit: int) -> dict[str, object]:
     from helixmoe.config import load_config
     from helixmoe.training.pipeline import train_system
@@ -165,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("base", "lora"):
             a, b = fp32[f"{kind}_tokens_per_s"], bf16[f"{kind}_tokens_per_s"]
             print(f"| {kind} | {a:.0f} | {b:.0f} | {b / a:.2f}x |")
+        steps = _optimizer_step(args.threads)
+        results["optimizer_step"] = steps
+        print(
+            f"\none AdamW step of the base (median of 3 alternating runs): per-tensor loop {steps['loop_ms']:.2f} ms, "
+            f"fused {steps['fused_ms']:.2f} ms ({steps['fused_ms'] / steps['loop_ms']:.2f}x)"
+        )
         labelled = measured["labelled_logits"]
         results["labelled_logits"] = labelled
         print(

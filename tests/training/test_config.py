@@ -76,6 +76,18 @@ def test_a_phase_may_override_length_grouped_batches(tmp_path):
     )
 
 
+def test_fused_adamw_is_the_default_on_any_device(tmp_path):
+    from helixmoe.config.training import PhaseConfig
+    from helixmoe.training.arguments import build_training_arguments
+
+    def optim(training):
+        args = build_training_arguments(training, PhaseConfig(), tmp_path, has_eval=False, exact_match=False)
+        return args.optim.value if hasattr(args.optim, "value") else args.optim
+
+    assert optim(TrainingConfig()) == "adamw_torch_fused"  # CPU here: torch's fused kernel runs on it
+    assert optim(TrainingConfig(fused_adamw="off")) == "adamw_torch"
+
+
 def test_copy_warmup_lengths_are_checked():
     assert TrainingConfig().copy_warmup.steps == 0  # off unless a config turns it on
     with pytest.raises(ValidationError, match="min_tokens must be <= max_tokens"):

@@ -209,7 +209,7 @@ class TrainingConfig(Section):
     bf16: Switch = "auto"
     """bf16 mixed precision: ``auto`` = on when CUDA supports it."""
     fused_adamw: Switch = "auto"
-    """Fused AdamW (``adamw_torch_fused``): ``auto`` = on CUDA."""
+    """Fused AdamW (``adamw_torch_fused``): ``auto`` = on (CUDA and CPU)."""
     gradient_checkpointing: bool = False
     """Trade compute for memory (large bases on GPU)."""
     progress_bars: bool = True
