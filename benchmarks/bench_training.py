@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +40,6 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     from helixmoe.config.training import PhaseConfig
     from helixmoe.models.base import build_base
     from helixmoe.models.experts import lora_to_peft, wrapping_quietly
-    from helixmoe.models.tokenizer import train_tokenizer
     from helixmoe.tasks import generate
     from helixmoe.training.arguments import build_training_arguments
     from helixmoe.training.data import EncodedDataset, TextPair, make_collator
@@ -48,7 +48,7 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     torch.set_num_threads(threads)
     cfg = load_config(REPO / "configs" / "hlx-tiny.yaml")
     examples = generate(steps * batch_size, 0, None, "train", experts=list(cfg.experts))
-    tok = train_tokenizer([t for e in examples for t in (e.prompt, e.response)], cfg.tokenizer.scheme)
+    tok = _tokenizer(cfg, examples)
     pairs = [TextPair(e.prompt, e.response) for e in examples]
     phase = PhaseConfig(max_steps=steps, batch_size=batch_size, lr=1e-3)
 
@@ -102,6 +102,14 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     return results
 
 
+def _tokenizer(cfg: Any, examples: list[Any]) -> Any:
+    """The config's tokenizer scheme and size, trained on these corpus examples."""
+    from helixmoe.models.tokenizer import train_tokenizer
+
+    texts = [t for e in examples for t in (e.prompt, e.response)]
+    return train_tokenizer(texts, cfg.tokenizer.scheme, cfg.tokenizer.vocab_size)
+
+
 def _optimizer_step(threads: int, repeats: int = 100) -> dict[str, float]:
     """Milliseconds per AdamW step on the configured base's parameters (random gradients): torch's per-tensor
     loop (``adamw_torch``) vs its fused kernel (``adamw_torch_fused``, the default ``training.fused_adamw``)."""
@@ -109,11 +117,11 @@ def _optimizer_step(threads: int, repeats: int = 100) -> dict[str, float]:
 
     from helixmoe.config import load_config
     from helixmoe.models.base import build_base
-    from helixmoe.models.tokenizer import train_tokenizer
+    from helixmoe.tasks import generate
 
     torch.set_num_threads(threads)
     cfg = load_config(REPO / "configs" / "hlx-tiny.yaml")
-    tok = train_tokenizer(["[1, 2, 3] 🜃1🜁2🜄"], cfg.tokenizer.scheme)
+    tok = _tokenizer(cfg, generate(640, 0, None, "train", experts=list(cfg.experts)))
     times: dict[str, list[float]] = {"loop": [], "fused": []}
     for rep in range(3):  # alternating
         for kind in ("loop", "fused") if rep % 2 == 0 else ("fused", "loop"):
