@@ -102,7 +102,7 @@ def build_training_arguments(
         disable_tqdm=not training.progress_bars,
         bf16=bf16,
         # torch's fused AdamW runs on CUDA and on the CPU (the two devices the Trainer gets here); on the CPU
-        # its step took 1.9 ms instead of 5.6 ms for the tiny base (benchmarks/bench_training.py), same losses
+        # its step took 1.75 ms instead of 5.26 ms for the tiny base (benchmarks/bench_training.py)
         optim="adamw_torch_fused" if _on(training.fused_adamw, True) else "adamw_torch",
         **{_CHECKPOINTING_FIELD: training.gradient_checkpointing},  # type: ignore[arg-type]
         use_cpu=not cuda,
