@@ -72,14 +72,14 @@ def step_costs(moe: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), steps: int =
     """Seconds per decoding step (one new token per row, a 48-token cache, mixed experts) per batch size."""
     import torch
 
-    from helixmoe.models.decoding import _inner
+    from helixmoe.models.decoding import _cache_argument, _inner
     from helixmoe.models.kv_cache import new_cache
     from helixmoe.models.row_adapters import StackedLoRA, row_adapters
 
     model = moe.pool.model
     inner = _inner(model)
     names = list(moe.pool.names)
-    arg = "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+    arg = _cache_argument(inspect.signature(inner.forward).parameters)
     costs = {}
     with torch.inference_mode():
         for b in sizes:

@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str, float]]:
     """Tokens/s of the configured base and of LoRA on it, in fp32 and in bf16 autocast (``"fp32"``, ``"bf16"``),
     and, with answer-only labels (the built-in config's base and experts), the loss's vocabulary projection
-    over every position (HF's forward) vs the labelled positions only (``"labelled_logits"``). The corpus and
-    tokenizer are built once and shared by all runs."""
+    over every position (HF's forward) vs the labelled positions only (``"labelled_logits"``); the optimizer step
+    (``"optimizer_step"``). The corpus and tokenizer are built once and shared by all runs."""
     import torch
     from peft import get_peft_model
 
@@ -40,6 +40,7 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     from helixmoe.config.training import PhaseConfig
     from helixmoe.models.base import build_base
     from helixmoe.models.experts import lora_to_peft, wrapping_quietly
+    from helixmoe.models.tokenizer import train_tokenizer
     from helixmoe.tasks import generate
     from helixmoe.training.arguments import build_training_arguments
     from helixmoe.training.data import EncodedDataset, TextPair, make_collator
@@ -48,7 +49,8 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
     torch.set_num_threads(threads)
     cfg = load_config(REPO / "configs" / "hlx-tiny.yaml")
     examples = generate(steps * batch_size, 0, None, "train", experts=list(cfg.experts))
-    tok = _tokenizer(cfg, examples)
+    texts = [t for e in examples for t in (e.prompt, e.response)]
+    tok = train_tokenizer(texts, cfg.tokenizer.scheme, cfg.tokenizer.vocab_size)
     pairs = [TextPair(e.prompt, e.response) for e in examples]
     phase = PhaseConfig(max_steps=steps, batch_size=batch_size, lr=1e-3)
 
@@ -99,29 +101,17 @@ def _throughput(threads: int, steps: int, batch_size: int) -> dict[str, dict[str
                 rates
             )
     results["labelled_logits"] = labelled
+    results["optimizer_step"] = _optimizer_step(cfg, tok)
     return results
 
 
-def _tokenizer(cfg: Any, examples: list[Any]) -> Any:
-    """The config's tokenizer scheme and size, trained on these corpus examples."""
-    from helixmoe.models.tokenizer import train_tokenizer
-
-    texts = [t for e in examples for t in (e.prompt, e.response)]
-    return train_tokenizer(texts, cfg.tokenizer.scheme, cfg.tokenizer.vocab_size)
-
-
-def _optimizer_step(threads: int, repeats: int = 100) -> dict[str, float]:
+def _optimizer_step(cfg: Any, tok: Any, repeats: int = 100) -> dict[str, float]:
     """Milliseconds per AdamW step on the configured base's parameters (random gradients): torch's per-tensor
     loop (``adamw_torch``) vs its fused kernel (``adamw_torch_fused``, the default ``training.fused_adamw``)."""
     import torch
 
-    from helixmoe.config import load_config
     from helixmoe.models.base import build_base
-    from helixmoe.tasks import generate
 
-    torch.set_num_threads(threads)
-    cfg = load_config(REPO / "configs" / "hlx-tiny.yaml")
-    tok = _tokenizer(cfg, generate(640, 0, None, "train", experts=list(cfg.experts)))
     times: dict[str, list[float]] = {"loop": [], "fused": []}
     for rep in range(3):  # alternating
         for kind in ("loop", "fused") if rep % 2 == 0 else ("fused", "loop"):
@@ -202,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("base", "lora"):
             a, b = fp32[f"{kind}_tokens_per_s"], bf16[f"{kind}_tokens_per_s"]
             print(f"| {kind} | {a:.0f} | {b:.0f} | {b / a:.2f}x |")
-        steps = _optimizer_step(args.threads)
+        steps = measured["optimizer_step"]
         results["optimizer_step"] = steps
         print(
             f"\none AdamW step of the base (median of 3 alternating runs): per-tensor loop {steps['loop_ms']:.2f} ms, "

@@ -208,7 +208,7 @@ def _prefill(
     inner = _inner(model)
     takes = inspect.signature(inner.forward).parameters
     extra = {"logits_to_keep": 1} if "logits_to_keep" in takes else {}
-    cache_arg = "cache" if "cache" in takes else "past_key_values"  # 5.25 warns the old name goes in 5.40
+    cache_arg = _cache_argument(takes)
     device = next(model.parameters()).device
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     lengths = [len(rows[i]) for i in order]
@@ -400,6 +400,12 @@ def _append(seen: torch.Tensor, tokens: torch.Tensor, index: list[int], eos: int
     column = torch.full((seen.shape[0],), eos, dtype=seen.dtype, device=seen.device)
     column[index] = tokens
     return torch.cat([seen, column[:, None]], dim=1)  # (B, T + t + 1)
+
+
+def _cache_argument(takes: Any) -> str:
+    """The KV-cache argument among forward's parameters ``takes``: ``cache`` from transformers 5.25 (which warns
+    that ``past_key_values`` goes in 5.40), else ``past_key_values``."""
+    return "cache" if "cache" in takes else "past_key_values"
 
 
 def _inner(model: torch.nn.Module) -> Any:
