@@ -90,8 +90,8 @@ def test_a_none_row_is_left_unconstrained(tokenizer: Any, model: Any, design: st
     assert torch.equal(out[1], free[1]) and torch.equal(out[3], free[3])  # exactly the unconstrained tokens
 
 
-def _scores(tok: Any) -> torch.Tensor:
-    return torch.zeros((1, len(tok)))
+def _scores(tok: Any, rows: int = 1) -> torch.Tensor:
+    return torch.zeros((rows, len(tok)))
 
 
 def test_eos_only_when_the_value_is_complete(tokenizer: Any) -> None:
@@ -248,3 +248,49 @@ def test_greedy_picks_what_the_full_mask_argmax_picks(tokenizer: Any, ties: bool
             if notation is not None and notation != "lc-b-hex":  # each constrained row closed its value
                 value = row[: row.index(eos)] if eos in row else row  # in budget: EOS or the last token
                 hlx.loads(tokenizer.decode(value), notation, strict=True)
+
+
+def test_each_row_closes_its_value_within_its_own_budget(tokenizer: Any) -> None:
+    """Per-row budgets: the tight row must close ``[[[`` now, the loose row may still open another level;
+    a row's answer so depends on its own cap, not on the batch it shares."""
+    proc = NotationLogitsProcessor(tokenizer, ["lc-t", "lc-t"], max_new_tokens=[6, 40])
+    ids = [tokenizer.encode("<|user|>x<|assistant|>", add_special_tokens=False)] * 2
+    for ch in "[[[":
+        proc(torch.tensor(ids), _scores(tokenizer, rows=2))
+        ids = [[*row, tokenizer.convert_tokens_to_ids(ch)] for row in ids]
+    out = proc(torch.tensor(ids), _scores(tokenizer, rows=2))  # 3 tokens left in row 0, 37 in row 1
+    opening = tokenizer.convert_tokens_to_ids("[")
+    assert not torch.isfinite(out[0, opening]) and torch.isfinite(out[1, opening])
+    with pytest.raises(ConfigError, match="2 notations but 3 token budgets"):
+        NotationLogitsProcessor(tokenizer, ["lc-t", "lc-r"], max_new_tokens=[8, 8, 8])
+    with pytest.raises(ConfigError, match="max_new_tokens=2 is below the shortest lc-b-text"):
+        NotationLogitsProcessor(tokenizer, ["lc-t", "lc-b-text"], max_new_tokens=[2, 2])
+    NotationLogitsProcessor(tokenizer, "lc-t", max_new_tokens=[8, 30, 12])  # one notation for every row
+
+
+def test_best_allowed_keeps_the_full_masks_top_tokens(tokenizer: Any) -> None:
+    """``best_allowed(ids, scores, k)`` keeps exactly the ``k`` best tokens of the full mask (same scores,
+    same order), step by step, on every notation with tight and loose budgets; unconstrained rows keep all."""
+    notations: list[str | None] = [*GRAMMAR_NOTATIONS, None]
+    g = torch.Generator().manual_seed(11)
+    prompt = tokenizer.encode("<|user|>x<|assistant|>", add_special_tokens=False)
+    budgets = [12 if i % 2 else 40 for i in range(len(notations))]
+    full = NotationLogitsProcessor(tokenizer, notations, max_new_tokens=budgets)
+    fast = NotationLogitsProcessor(tokenizer, notations, max_new_tokens=budgets)
+    ids = torch.tensor([prompt] * len(notations))
+    constrained = 0
+    for _ in range(12):
+        scores = torch.randn(len(notations), len(tokenizer), generator=g)
+        masked = full(ids, scores)
+        kept = fast.best_allowed(ids, scores, 2)
+        for row in range(len(notations)):
+            if notations[row] is None or bool(torch.isfinite(masked[row]).all()):  # free, or its value done
+                assert torch.equal(kept[row], scores[row])
+                continue
+            constrained += 1
+            finite = torch.isfinite(kept[row]).nonzero().flatten()
+            top = masked[row].topk(min(2, int(torch.isfinite(masked[row]).sum()))).indices
+            assert sorted(finite.tolist()) == sorted(top.tolist())
+            assert torch.equal(kept[row, finite], scores[row, finite])
+        ids = torch.cat([ids, masked.argmax(-1)[:, None]], dim=1)
+    assert constrained > 3 * len(GRAMMAR_NOTATIONS)  # most steps checked a constrained row

@@ -393,3 +393,72 @@ def test_left_padding_is_tracked_without_reading_the_mask(tiny_base_dir: Path) -
             _select(live, keep)
             assert live.pads == leading_zeros(live.mask)
         assert live.pads == [0]
+
+
+def test_forced_tokens_come_first_then_greedy_goes_on(pool: ExpertPool, rows: list[list[int]]) -> None:
+    """A forced prefix is emitted as if chosen, and the row goes on as greedy decoding from the prompt plus
+    that prefix would; a forced EOS ends the row; rows without a prefix are untouched."""
+    tok = pool.tokenizer
+    kwargs = dict(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, adapter_names=EXPERTS)
+    free = greedy_decode(pool.model, rows, CAPS, **kwargs)
+    forced = [[7, 8, 9], [], [tok.eos_token_id], [5], [11, 12], []]
+    out = greedy_decode(pool.model, rows, CAPS, forced=forced, **kwargs)
+    for i, (prefix, cap) in enumerate(zip(forced, CAPS, strict=True)):
+        if not prefix:
+            assert out[i] == free[i]
+        elif prefix == [tok.eos_token_id]:
+            assert out[i] == []
+        else:
+            kept = prefix[:cap]
+            rest = greedy_decode(
+                pool.model, [rows[i] + kept], [cap - len(kept)], **{**kwargs, "adapter_names": [EXPERTS[i]]}
+            )
+            assert out[i] == kept + rest[0]
+    assert out[0][:3] == [7, 8, 9] and out[0] != free[0][: len(out[0])]  # the prefix changed what followed
+    with pytest.raises(ConfigError, match="6 prompts but 2 forced prefixes"):
+        greedy_decode(pool.model, rows, CAPS, forced=[[1], [2]], **kwargs)
+
+
+def test_the_observer_sees_every_step_of_every_row(pool: ExpertPool, rows: list[list[int]]) -> None:
+    """``observe(rows, scores)`` is called once per step with the live rows (indices into the prompts, also
+    across micro-batches) and their scores, whose argmax is the greedy token; with the grammar and ``top = 2``
+    a constrained row's scores keep only its two best allowed tokens."""
+    from helixmoe.grammar import constrained_processor
+
+    tok = pool.tokenizer
+    kwargs = dict(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, adapter_names=EXPERTS)
+    seen: dict[int, list[int]] = {i: [] for i in range(len(rows))}
+
+    def observe(index: list[int], scores: torch.Tensor) -> None:
+        for i, token in zip(index, scores.argmax(-1).tolist(), strict=True):
+            seen[i].append(token)
+
+    out = greedy_decode(pool.model, rows, CAPS, observe=observe, batch_size=4, **kwargs)
+    for i, row in enumerate(out):  # each step observed: the row's tokens, then its EOS when it stopped early
+        assert seen[i][: len(row)] == row and len(seen[i]) in (len(row), len(row) + 1)
+
+    notations = ["lc-r", "lc-t", None, "hlxl", "lc-b-text", "lc-r"]
+    finite: dict[int, set[int]] = {i: set() for i in range(len(rows))}
+
+    class Top2:
+        top = 2
+
+        def __call__(self, index: list[int], scores: torch.Tensor) -> None:
+            for i, count in zip(index, torch.isfinite(scores).sum(-1).tolist(), strict=True):
+                finite[i].add(count)
+
+    caps = [24] * len(rows)
+    plain = greedy_decode(
+        pool.model, rows, caps, logits_processor=constrained_processor(tok, notations, 24), **kwargs
+    )
+    watched = greedy_decode(
+        pool.model,
+        rows,
+        caps,
+        logits_processor=constrained_processor(tok, notations, 24),
+        observe=Top2(),
+        **kwargs,
+    )
+    assert watched == plain
+    for i, notation in enumerate(notations):
+        assert finite[i] <= ({1, 2} if notation is not None else {len(tok)}) and finite[i]

@@ -159,7 +159,24 @@ def test_shipped_system_loads_and_converts_exactly() -> None:
     for prompt, expected in SHIPPED_CONVERSIONS:
         answer = moe.answer(prompt)
         assert answer.text == expected and answer.verified, prompt
-        assert (answer.fallback_used == "oracle") == (answer.model_text != expected), prompt
+        assert (answer.fallback_used in ("retry", "oracle")) == (answer.model_text != expected), prompt
+
+
+@pytest.mark.shipped
+def test_shipped_system_retries_its_own_least_certain_step() -> None:
+    """The built-in model drops the last item of ``[1, 2, 3]`` in LC-R; ``retry`` finds the right answer among
+    its own alternatives (the runner-up token where it was least sure), free or grammar-constrained, and says
+    so. With no branches, decoding again under the grammar gives the same wrong answer: the search is what
+    finds it."""
+    _shipped_root()
+    prompt, expected = SHIPPED_CONVERSIONS[0]
+    for constrained in (False, True):
+        moe = HelixMoE.load(verify="retry", constrained=constrained)
+        answer = moe.answer(prompt)
+        assert answer.model_text == "🜃1, 2🜄", "the shipped model changed: pick another near miss"
+        assert (answer.text, answer.verified, answer.fallback_used) == (expected, True, "retry")
+    alone = HelixMoE.load(verify="retry", retry_branches=0).answer(prompt)
+    assert (alone.text, alone.verified, alone.fallback_used) == ("🜃1, 2🜄", False, None)
 
 
 @pytest.mark.shipped

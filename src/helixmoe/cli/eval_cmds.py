@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from helixmoe.cli.query_cmds import RetryOpt
 from helixmoe.errors import ConfigError, SystemLoadError
 
 __all__ = ["register"]
@@ -54,6 +55,7 @@ def eval_command(
         ),
     ] = None,
     plots: Annotated[Optional[bool], typer.Option("--plots/--no-plots", help="Write PNG plots.")] = None,
+    retry_branches: RetryOpt = None,
     answers: Annotated[
         Optional[Path], typer.Option("--answers", help="Grade this answers JSONL instead.")
     ] = None,
@@ -82,7 +84,12 @@ def eval_command(
         "latency_queries": latency_queries,
         "plots": plots,
     }
-    loader = {"router": router, "device": device, "constrained": constrained}
+    loader = {
+        "router": router,
+        "device": device,
+        "constrained": constrained,
+        "retry_branches": retry_branches,
+    }
     _evaluate_system(system, split or _DEFAULT_SPLIT, overrides, loader, out, as_json)
 
 

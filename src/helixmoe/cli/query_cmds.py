@@ -32,6 +32,14 @@ ConstrainedOpt = Annotated[
 MaxTokensOpt = Annotated[
     int, typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens per answer.")
 ]
+RetryOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--retry-branches",
+        min=0,
+        help="Alternatives --verify retry|oracle decodes per failed answer (default: serving.retry_branches).",
+    ),
+]
 _HELP = """commands:  :route  last routing decision and scores   :expert NAME|auto  pin an expert
            :verify off|flag|retry|oracle   :help   quit / exit / Ctrl-D to leave"""
 
@@ -42,6 +50,7 @@ def _load(
     verify: str = "flag",
     constrained: Optional[bool] = None,
     max_new_tokens: int = 512,
+    retry_branches: Optional[int] = None,
 ) -> Any:
     from helixmoe.cli.quiet import quiet_model_loading
     from helixmoe.routing import ROUTERS
@@ -55,7 +64,12 @@ def _load(
         raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
     quiet_model_loading()
     return HelixMoE.load(
-        system, router=router, verify=verify, constrained=constrained, max_new_tokens=max_new_tokens
+        system,
+        router=router,
+        verify=verify,
+        constrained=constrained,
+        max_new_tokens=max_new_tokens,
+        retry_branches=retry_branches,
     )
 
 
@@ -68,9 +82,10 @@ def query(
     constrained: ConstrainedOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")] = False,
     max_new_tokens: MaxTokensOpt = 512,
+    retry_branches: RetryOpt = None,
 ) -> None:
     """Answer one request with the routed expert (verified against the HLX oracle)."""
-    moe = _load(system, router, verify, constrained, max_new_tokens)
+    moe = _load(system, router, verify, constrained, max_new_tokens, retry_branches)
     answer = moe.answer(text, expert=expert)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -107,9 +122,10 @@ def chat(
     verify: VerifyOpt = "flag",
     constrained: ConstrainedOpt = None,
     max_new_tokens: MaxTokensOpt = 512,
+    retry_branches: RetryOpt = None,
 ) -> None:
     """Interactive session; reads line by line when stdin is not a terminal."""
-    moe = _load(system, router, verify, constrained, max_new_tokens)
+    moe = _load(system, router, verify, constrained, max_new_tokens, retry_branches)
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_history()

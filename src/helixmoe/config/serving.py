@@ -6,6 +6,8 @@ Owned by :mod:`helixmoe.system`; ``HelixMoE.load`` reads it, and its arguments (
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from helixmoe.config.base import Section
 
 __all__ = ["ServingConfig"]
@@ -18,3 +20,8 @@ class ServingConfig(Section):
     """Decode a value request under the grammar of the notation the intent model predicts, so the answer
     always parses (:mod:`helixmoe.grammar`); requests without a value notation decode freely. Costs about
     1.15x the unconstrained time on the tiny CPU system (``benchmarks/bench_constrained.py``)."""
+
+    retry_branches: int = Field(default=4, ge=0)
+    """Alternatives the ``retry`` (and ``oracle``) policy decodes for an answer that fails verification: the
+    answer up to one of its least certain steps, the runner-up token there, greedy on (:mod:`helixmoe.system.retry`);
+    the first that verifies is returned. 0 = only a free answer decoded again under its notation's grammar."""

@@ -39,7 +39,7 @@ _LAZY = ("DESIGNS", "LLGuidanceLogitsProcessor", "NotationLogitsProcessor")
 def constrained_processor(
     tokenizer: Any,
     notations: str | Sequence[str | None],
-    max_new_tokens: int | None,
+    max_new_tokens: int | Sequence[int] | None,
     *,
     design: str = "automaton",
     eos_token_id: int | Sequence[int] | None = None,
@@ -51,7 +51,8 @@ def constrained_processor(
         tokenizer: The model's HF tokenizer.
         notations: Target notation of every row, or a list with one per row of the batch (``None``: that
             row is not constrained).
-        max_new_tokens: The value passed to ``generate`` (the automaton design finishes the value in it).
+        max_new_tokens: The value passed to ``generate`` (the automaton design finishes the value in it), or
+            one per row for a decoder with per-row caps (:func:`helixmoe.models.decoding.greedy_decode`).
         design: ``"automaton"`` (default, guarantees termination) or ``"llguidance"``.
         eos_token_id: Overrides the tokenizer's EOS id(s).
         vocab_size: Logit width when the model's embedding is wider than the tokenizer.

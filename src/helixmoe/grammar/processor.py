@@ -77,8 +77,12 @@ def _eos_ids(tokenizer: Any, eos_token_id: int | Sequence[int] | None) -> list[i
 class _RowTracker:
     """Follows one ``generate`` call: which step it is, and per-row state (shared by both designs)."""
 
-    def __init__(self, rows: list[str | None], max_new_tokens: int | None) -> None:
+    def __init__(self, rows: list[str | None], max_new_tokens: int | Sequence[int] | None) -> None:
         self.rows = rows
+        if max_new_tokens is not None and not isinstance(max_new_tokens, int):
+            max_new_tokens = [int(n) for n in max_new_tokens]
+            if len(rows) not in (1, len(max_new_tokens)):
+                raise ConfigError(f"{len(rows)} notations but {len(max_new_tokens)} token budgets")
         self.max_new_tokens = max_new_tokens
         self.start_len = -1
         self.prev: torch.Tensor | None = None
@@ -102,11 +106,26 @@ class _RowTracker:
         """The distinct notations (no ``None``)."""
         return [n for n in dict.fromkeys(self.rows) if n is not None]
 
-    def tokens_left(self, length: int) -> int:
-        """Tokens this step and later may still generate (a huge number without a budget)."""
-        if self.max_new_tokens is None:
+    def budget(self, row: int) -> int | None:
+        """Row ``row``'s ``max_new_tokens`` (``None``: no budget)."""
+        if self.max_new_tokens is None or isinstance(self.max_new_tokens, int):
+            return self.max_new_tokens
+        return self.max_new_tokens[row]
+
+    def tightest(self, notation: str) -> int | None:
+        """The smallest budget of the rows that target ``notation`` (``None``: no budget)."""
+        if self.max_new_tokens is None or isinstance(self.max_new_tokens, int):
+            return self.max_new_tokens
+        if len(self.rows) == 1:
+            return min(self.max_new_tokens) if self.rows[0] == notation else None
+        return min((b for b, n in zip(self.max_new_tokens, self.rows) if n == notation), default=None)
+
+    def tokens_left(self, length: int, row: int) -> int:
+        """Tokens this step and later may still generate in row ``row`` (a huge number without a budget)."""
+        budget = self.budget(row)
+        if budget is None:
             return 1 << 30
-        return self.max_new_tokens - (length - self.start_len)
+        return budget - (length - self.start_len)
 
 
 class NotationLogitsProcessor(LogitsProcessor):
@@ -116,7 +135,8 @@ class NotationLogitsProcessor(LogitsProcessor):
         tokenizer: HF tokenizer of the model (any kind; token texts come from ``decode``).
         notations: One notation for every row, or one per row (``hlx.NOTATIONS`` except ``lc-b``; ``None``
             leaves that row unconstrained).
-        max_new_tokens: The same value given to ``generate``; ``None`` turns off the termination guarantee.
+        max_new_tokens: The same value given to ``generate``, or one per row (a decoder with per-row caps, so a
+            row's answer does not depend on its batch); ``None`` turns off the termination guarantee.
         eos_token_id: Overrides the tokenizer's EOS id(s).
         vocab_size: Logit width if larger than the tokenizer (padded embeddings); extra ids are masked.
 
@@ -128,7 +148,7 @@ class NotationLogitsProcessor(LogitsProcessor):
         self,
         tokenizer: Any,
         notations: str | Sequence[str | None],
-        max_new_tokens: int | None = None,
+        max_new_tokens: int | Sequence[int] | None = None,
         *,
         eos_token_id: int | Sequence[int] | None = None,
         vocab_size: int | None = None,
@@ -140,10 +160,9 @@ class NotationLogitsProcessor(LogitsProcessor):
             table = state_table(tokenizer, name, vocab_size)
             table.trie.require_chars(_ASCII + (_LCR_GLYPHS if name == "lc-r" else ""), name)
             shortest = table.automaton.remaining(table.automaton.start())
-            if max_new_tokens is not None and max_new_tokens < shortest:
-                raise ConfigError(
-                    f"max_new_tokens={max_new_tokens} is below the shortest {name} value ({shortest})"
-                )
+            tight = self.tracker.tightest(name)
+            if tight is not None and tight < shortest:
+                raise ConfigError(f"max_new_tokens={tight} is below the shortest {name} value ({shortest})")
             self.tables[name] = table
         self.states: list[Any] = []
         self.done: list[bool] = []
@@ -158,14 +177,14 @@ class NotationLogitsProcessor(LogitsProcessor):
         return [state is not None for state in self.states]
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        left = self._step(input_ids)
+        length = self._step(input_ids)
         width = scores.shape[1]
         mask = torch.full_like(scores, float("-inf"))
         for row in range(scores.shape[0]):
             if self.done[row] or self.states[row] is None:
                 mask[row] = 0.0
                 continue
-            allowed = self._allowed(row, left)
+            allowed = self._allowed(row, self.tracker.tokens_left(length, row))
             mask[row, [t for t in allowed if t < width]] = 0.0
         return scores + mask
 
@@ -182,27 +201,53 @@ class NotationLogitsProcessor(LogitsProcessor):
         choice nearly always is. After :attr:`GREEDY_TRIES` refusals the row takes the full mask's argmax.
         Steps as :meth:`__call__` does (the two may be mixed within one generation).
         """
-        left = self._step(input_ids)
-        budget = left - 1
         chosen = scores.argmax(-1)
+        picks = self._best(input_ids, scores, 1)
+        if picks:
+            rows = list(picks)
+            chosen[rows] = torch.tensor([picks[r][0] for r in rows], dtype=chosen.dtype, device=chosen.device)
+        return chosen
+
+    def best_allowed(self, input_ids: torch.Tensor, scores: torch.Tensor, k: int = 2) -> torch.Tensor:
+        """``self(input_ids, scores)`` with only each row's ``k`` best allowed tokens kept, (B, V): the same
+        top ``k`` as the full mask, found as :meth:`greedy` finds its one (unconstrained and finished rows keep
+        every score, as in :meth:`__call__`). Steps as :meth:`__call__` does."""
+        picks = self._best(input_ids, scores, k)
+        if not picks:
+            return scores
+        out = scores.clone()
+        rows = list(picks)
+        out[rows] = float("-inf")
+        for row in rows:
+            out[row, picks[row]] = scores[row, picks[row]]
+        return out
+
+    def _best(self, input_ids: torch.Tensor, scores: torch.Tensor, k: int) -> dict[int, list[int]]:
+        """Step, then the ``k`` best tokens each constrained row allows, best first (ties: lowest id)."""
+        length = self._step(input_ids)
         width = scores.shape[1]
         rows = [r for r in range(scores.shape[0]) if not self.done[r] and self.states[r] is not None]
         if not rows:
-            return chosen
+            return {}
         # one sort and one copy to the host for all constrained rows (on a GPU, not one sync per row)
-        orders = torch.sort(scores[rows], dim=-1, descending=True, stable=True).indices[
-            :, : self.GREEDY_TRIES
-        ]
-        picks = []
+        tries = max(k, self.GREEDY_TRIES)
+        orders = torch.sort(scores[rows], dim=-1, descending=True, stable=True).indices[:, :tries]
+        picks = {}
         for row, order in zip(rows, orders.tolist(), strict=True):
             table = self.tables[self.tracker.notation(row)]  # type: ignore[index]
-            pick = next((t for t in order if self._allows(table, row, t, budget)), None)
-            if pick is None:
+            left = self.tracker.tokens_left(length, row)
+            found = []
+            for t in order:  # stops at the k-th allowed token: one check for a trained model's greedy step
+                if self._allows(table, row, t, left - 1):
+                    found.append(t)
+                    if len(found) == k:
+                        break
+            if len(found) < k:
                 allowed = sorted(t for t in set(self._allowed(row, left)) if t < width)  # ties: lowest id
-                pick = allowed[int(scores[row, allowed].argmax())]
-            picks.append(pick)
-        chosen[rows] = torch.tensor(picks, dtype=chosen.dtype, device=chosen.device)
-        return chosen
+                ranked = torch.sort(scores[row, allowed], descending=True, stable=True).indices.tolist()
+                found = [allowed[i] for i in ranked[:k]]
+            picks[row] = found
+        return picks
 
     def _allows(self, table: StateTable, row: int, token: int, budget: int) -> bool:
         """Whether ``token`` is in :meth:`_allowed` (the state's tokens whose completion fits ``budget``
@@ -214,7 +259,7 @@ class NotationLogitsProcessor(LogitsProcessor):
         return after is not None and table.automaton.remaining(after) <= budget
 
     def _step(self, input_ids: torch.Tensor) -> int:
-        """Start or continue the generation ``input_ids`` belongs to; the tokens left from this step on."""
+        """Start or continue the generation ``input_ids`` belongs to; its length (for ``tokens_left``)."""
         batch, length = input_ids.shape
         if self.tracker.advance(input_ids):
             names = [self.tracker.notation(r) for r in range(batch)]
@@ -222,7 +267,7 @@ class NotationLogitsProcessor(LogitsProcessor):
             self.done = [False] * batch
         else:
             self._consume(input_ids[:, -1].tolist())
-        return self.tracker.tokens_left(length)
+        return length
 
     def _consume(self, last_tokens: list[int]) -> None:
         for row, token in enumerate(last_tokens):
@@ -262,7 +307,7 @@ class LLGuidanceLogitsProcessor(LogitsProcessor):
         self,
         tokenizer: Any,
         notations: str | Sequence[str | None],
-        max_new_tokens: int | None = None,
+        max_new_tokens: int | Sequence[int] | None = None,
         *,
         eos_token_id: int | Sequence[int] | None = None,
         vocab_size: int | None = None,

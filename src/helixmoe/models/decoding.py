@@ -57,12 +57,23 @@ from helixmoe.errors import ConfigError
 from helixmoe.models.kv_cache import new_cache, sliceable
 from helixmoe.models.row_adapters import StackedLoRA, row_adapters
 
-__all__ = ["greedy_decode"]
+__all__ = ["Remapped", "greedy_decode"]
 
 #: Cost of one forward call in prompt tokens, for grouping prompts by length (see ``_groups``).
 _FORWARD_COST = 64
 
 Processor = Callable[[torch.LongTensor, torch.FloatTensor], torch.FloatTensor]
+#: ``observe(rows, scores)`` of :func:`greedy_decode`: live rows (indices into its prompts), their scores (b, V).
+Observer = Callable[[list[int], torch.Tensor], None]
+
+
+@dataclass(frozen=True)
+class _Steering:
+    """What :func:`greedy_decode` does besides greedy choice: forced tokens per row, a per-step observer."""
+
+    forced: list[list[int]] | None = None
+    observe: Observer | None = None
+    top: int | None = None  # the observer reads only each row's top scores (see _processed)
 
 
 def greedy_decode(
@@ -76,6 +87,8 @@ def greedy_decode(
     logits_processor: Processor | None = None,
     batch_size: int | None = None,
     first_positions: Sequence[int] | None = None,
+    forced: Sequence[Sequence[int]] | None = None,
+    observe: Observer | None = None,
 ) -> list[list[int]]:
     """Greedy new tokens per row, without the EOS; rows leave the batch when finished.
 
@@ -94,6 +107,14 @@ def greedy_decode(
         batch_size: Rows per micro-batch (default: all).
         first_positions: Position id of each row's first new token, (B,) (default: its prompt length, as
             ``generate``); the aligned answers of :func:`helixmoe.models.template.encode_request`.
+        forced: Per row, tokens emitted first in place of the greedy ones, (B, F_i): the row continues greedily
+            after them (an EOS among them ends it). The processor sees them as generated tokens, so a grammar
+            follows them (they must be tokens it allows).
+        observe: Called at every step as ``observe(rows, scores)``: the rows still generating (indices into
+            ``prompt_ids``) and their next-token scores, (b, V), after the processor, before any forced token
+            replaces the greedy one. An observer with an integer ``top`` attribute reads only each row's
+            ``top`` best scores: a grammar processor then keeps just those (``best_allowed``), far cheaper
+            than its full masks.
 
     Returns:
         New token ids per row, in the order of ``prompt_ids``, (B, <= cap).
@@ -102,6 +123,8 @@ def greedy_decode(
         ConfigError: lengths differ, an empty prompt or a negative cap.
     """
     _check(prompt_ids, max_new_tokens, adapter_names)
+    if forced is not None and len(forced) != len(prompt_ids):
+        raise ConfigError(f"{len(prompt_ids)} prompts but {len(forced)} forced prefixes")
     starts = [len(r) for r in prompt_ids] if first_positions is None else list(first_positions)
     if len(starts) != len(prompt_ids):
         raise ConfigError(f"{len(prompt_ids)} prompts but {len(starts)} first positions")
@@ -120,6 +143,11 @@ def greedy_decode(
             logits_processor,
             (eos_token_id, pad_token_id),
             [starts[i] for i in part],
+            _Steering(
+                None if forced is None else [list(forced[i]) for i in part],
+                None if observe is None else Remapped(observe, part),
+                getattr(observe, "top", None),
+            ),
         )
         for i, row in zip(part, rows):
             out[i] = row
@@ -161,6 +189,7 @@ def _decode_batch(
     processor: Processor | None,
     special: tuple[int, int],
     starts: Sequence[int],
+    steering: _Steering,
 ) -> list[list[int]]:
     eos, pad = special
     out: list[list[int]] = [[] for _ in rows]
@@ -174,10 +203,20 @@ def _decode_batch(
         hooks.enter_context(row_adapters(model, live.names, lora))
         while True:
             # (b,): the best token, or the best one the processor allows
-            if processor is None or seen is None:
+            if steering.observe is not None:
+                scores = (
+                    logits
+                    if processor is None or seen is None
+                    else _processed(processor, seen, logits, live.index, steering.top)
+                )
+                steering.observe(live.index, scores)
+                tokens = scores.argmax(-1)
+            elif processor is None or seen is None:
                 tokens = logits.argmax(-1)
             else:
                 tokens = _choose(processor, seen, logits, live.index)
+            if steering.forced is not None:
+                tokens = _force(tokens, steering.forced, out, live.index)
             if seen is not None:
                 seen = _append(seen, tokens, live.index, eos)
             keep = _record(out, caps, live.index, tokens.tolist(), eos)
@@ -374,25 +413,70 @@ def _forward(inner: Any, ids: torch.Tensor, position: torch.Tensor, live: _Live)
     return out.logits[:, -1].to(dtype=torch.float32)  # type: ignore[no-any-return]
 
 
+def _processed(
+    processor: Processor, seen: torch.Tensor, logits: torch.Tensor, index: list[int], top: int | None = None
+) -> torch.Tensor:
+    """The live rows' scores after the processor, (b, V), which sees the whole batch (finished rows: zeros).
+
+    With ``top``, a processor with a ``best_allowed(input_ids, scores, k)`` method (the grammar's) keeps only
+    each row's ``top`` best allowed tokens (the rest ``-inf``): the same top scores without working out every
+    token a state allows."""
+    scores = logits.new_zeros((seen.shape[0], logits.shape[-1]))  # (B, V)
+    scores[index] = logits
+    best = _method(processor, "best_allowed") if top is not None else None
+    if best is not None:
+        return best(seen, scores, top)[index]
+    return processor(seen, scores)[index]  # type: ignore[arg-type]
+
+
+def _force(
+    tokens: torch.Tensor, forced: list[list[int]], out: list[list[int]], index: list[int]
+) -> torch.Tensor:
+    """``tokens`` (b,) with each live row's next forced token, where it has one left, in place of its own."""
+    at, values = [], []
+    for j, i in enumerate(index):
+        if len(out[i]) < len(forced[i]):
+            at.append(j)
+            values.append(forced[i][len(out[i])])
+    if not at:
+        return tokens
+    tokens = tokens.clone()
+    tokens[at] = torch.tensor(values, dtype=tokens.dtype, device=tokens.device)
+    return tokens
+
+
+class Remapped:
+    """An observer seeing other row numbers: row ``j`` of the calls is row ``rows[j]`` of ``observe``'s view
+    (a micro-batch, or part of a caller's rows); keeps ``observe``'s ``top``."""
+
+    def __init__(self, observe: Observer, rows: Sequence[int]) -> None:
+        self.observe = observe
+        self.rows = list(rows)
+        self.top: int | None = getattr(observe, "top", None)
+
+    def __call__(self, index: list[int], scores: torch.Tensor) -> None:
+        self.observe([self.rows[j] for j in index], scores)
+
+
 def _choose(processor: Processor, seen: torch.Tensor, logits: torch.Tensor, index: list[int]) -> torch.Tensor:
     """The live rows' greedy tokens, (b,), under the processor, which sees the whole batch (finished rows get
     zero scores). A processor with a ``greedy(input_ids, scores)`` method (the grammar's: it picks the best
     allowed token without working out every allowed one) answers directly; any other processes the scores,
     then ``argmax``."""
+    greedy = _method(processor, "greedy")
+    if greedy is None:
+        return _processed(processor, seen, logits, index).argmax(-1)
     scores = logits.new_zeros((seen.shape[0], logits.shape[-1]))  # (B, V)
     scores[index] = logits
-    greedy = _greedy_method(processor)
-    if greedy is not None:
-        return greedy(seen, scores)[index]
-    return processor(seen, scores)[index].argmax(-1)  # type: ignore[arg-type]
+    return greedy(seen, scores)[index]
 
 
-def _greedy_method(processor: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
-    """``processor.greedy``, also inside a one-processor ``LogitsProcessorList``; else ``None``."""
+def _method(processor: Any, name: str) -> Callable[..., torch.Tensor] | None:
+    """``processor.<name>``, also inside a one-processor ``LogitsProcessorList``; else ``None``."""
     if isinstance(processor, list) and len(processor) == 1:
         processor = processor[0]
-    greedy = getattr(processor, "greedy", None)
-    return greedy if callable(greedy) else None
+    method = getattr(processor, name, None)
+    return method if callable(method) else None
 
 
 def _append(seen: torch.Tensor, tokens: torch.Tensor, index: list[int], eos: int) -> torch.Tensor:

@@ -215,6 +215,8 @@ class ExpertPool:
         batch_size: int | None = None,
         logits_processor: Any = None,
         first_positions: Sequence[int] | None = None,
+        forced: Sequence[Sequence[int]] | None = None,
+        observe: Any = None,
         **generate_kwargs: Any,
     ) -> list[list[int]]:
         """Greedy generation for a mixed-expert batch; each row stops at its first EOS or its own cap.
@@ -231,6 +233,8 @@ class ExpertPool:
                 batch, finished rows fed EOS), e.g. a grammar constraint.
             first_positions: Position id of each row's first answer token, (B,) (aligned answers,
                 :class:`~helixmoe.models.template.EncodedPrompt`); default: right after its prompt.
+            forced: Per row, tokens emitted first in place of the greedy ones (then greedy again).
+            observe: ``observe(rows, scores)`` at every step (see :func:`~helixmoe.models.decoding.greedy_decode`).
             **generate_kwargs: Any other HF ``generate`` argument; then HF ``generate`` runs instead (every
                 row of a batch steps until the last one stops).
 
@@ -251,8 +255,11 @@ class ExpertPool:
             self.model.eval()
         try:
             if generate_kwargs:
-                if first_positions is not None:
-                    raise ConfigError("aligned answer positions need the built-in decoder, not HF generate")
+                if first_positions is not None or forced is not None or observe is not None:
+                    raise ConfigError(
+                        "aligned positions, forced tokens and step observers need the built-in decoder, "
+                        "not HF generate"
+                    )
                 if logits_processor is not None:
                     generate_kwargs["logits_processor"] = logits_processor
                 return self._hf_generate(prompt_ids, names, caps, batch_size, generate_kwargs)
@@ -266,6 +273,8 @@ class ExpertPool:
                 logits_processor=logits_processor,
                 batch_size=batch_size,
                 first_positions=first_positions,
+                forced=forced,
+                observe=observe,
             )
         finally:
             if was_training:

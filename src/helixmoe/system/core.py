@@ -48,6 +48,7 @@ class HelixMoE:
         task_hints: bool = False,
         frame_requests: bool = False,
         aligned_positions: bool = False,
+        retry_branches: int = 4,
     ) -> None:
         if verify not in POLICIES:
             raise ConfigError(f"unknown verify policy {verify!r}; expected one of {', '.join(POLICIES)}")
@@ -59,6 +60,8 @@ class HelixMoE:
         self.verify_policy = verify
         self.constrained = constrained
         self.max_new_tokens = max_new_tokens
+        #: alternatives the ``retry`` policy decodes per failed answer (:mod:`helixmoe.system.retry`)
+        self.retry_branches = retry_branches
         self.task_hints = task_hints
         #: how the experts see a request (:data:`helixmoe.models.template.PROMPT_STYLES`)
         self.prompt_style = "frame" if task_hints and frame_requests else "hint" if task_hints else "plain"
@@ -81,6 +84,7 @@ class HelixMoE:
         device: str | None = None,
         cache_size: int = 4096,
         max_new_tokens: int = 512,
+        retry_branches: int | None = None,
     ) -> HelixMoE:
         """Load a system directory (``None`` = the built-in default system).
 
@@ -94,6 +98,9 @@ class HelixMoE:
             device: ``cpu``, ``cuda``, ``auto`` (overrides the system config).
             cache_size: LRU size of the routing decision cache (0 disables it).
             max_new_tokens: hard cap on generated tokens per answer.
+            retry_branches: alternatives the ``retry`` and ``oracle`` policies decode per failed answer,
+                branching at its least certain steps (``None`` = the system's ``serving.retry_branches``;
+                0 = only a free answer decoded again under its grammar).
 
         Raises:
             SystemLoadError: a missing or broken part (named in the message).
@@ -129,6 +136,7 @@ class HelixMoE:
             task_hints=loaded.config.training.task_hints,
             frame_requests=loaded.config.training.frame_requests,
             aligned_positions=loaded.config.training.aligned_positions,
+            retry_branches=loaded.config.serving.retry_branches if retry_branches is None else retry_branches,
         )
 
     @property
@@ -211,14 +219,15 @@ class HelixMoE:
             for t, c in zip(texts, checks)
         ]
         targets = [c.target if use_grammar else None for c in checks]
-        outputs = self._generate(texts, chosen, targets, hints, batch_size, skip_too_long)
+        ids = self._generate_ids(texts, chosen, targets, hints, batch_size, skip_too_long=skip_too_long)
+        outputs = self._decode(ids)
         t3 = time.perf_counter()
         answers = [
             Answer(text=o, expert=e, route=r, model_text=o, target=c.target, task=h)
             for o, e, r, c, h in zip(outputs, chosen, routes, checks, hints)
         ]
         if policy != "off":
-            self._verify(texts, answers, checks, policy, batch_size)
+            self._verify(texts, answers, checks, policy, batch_size, ids if use_grammar else None)
         t4 = time.perf_counter()
         per_row = 1000.0 / max(1, len(texts))
         for a in answers:
@@ -231,48 +240,124 @@ class HelixMoE:
         return answers
 
     def _verify(
-        self, texts: Sequence[str], answers: list[Answer], checks: list[Check], policy: str, batch_size: int
+        self,
+        texts: Sequence[str],
+        answers: list[Answer],
+        checks: list[Check],
+        policy: str,
+        batch_size: int,
+        constrained_ids: list[list[int]] | None,
     ) -> None:
+        """Check each answer; under ``retry``/``oracle`` look for better ones (``constrained_ids``: the
+        answers' token ids when they were decoded under the grammar, else ``None``)."""
         for a, c in zip(answers, checks):
             a.verified = c.verify(a.text) if c.checkable else None
         if policy in ("retry", "oracle"):
             failed = [i for i, a in enumerate(answers) if a.verified is False]
             if failed:
-                again = self._generate(
-                    [texts[i] for i in failed],
-                    [answers[i].expert for i in failed],
-                    [checks[i].target for i in failed],
-                    [answers[i].task for i in failed],
-                    batch_size,
-                )
-                for i, text in zip(failed, again):
-                    if checks[i].verify(text):
-                        answers[i].text, answers[i].verified, answers[i].fallback_used = text, True, "retry"
+                self._retry(texts, answers, checks, failed, batch_size, constrained_ids)
         if policy == "oracle":
             for a, c in zip(answers, checks):
                 if a.verified is False and (oracle := c.oracle_answer()) is not None:
                     a.text, a.verified, a.fallback_used = oracle, True, "oracle"
 
-    def _generate(
+    def _retry(
+        self,
+        texts: Sequence[str],
+        answers: list[Answer],
+        checks: list[Check],
+        failed: list[int],
+        batch_size: int,
+        constrained_ids: list[list[int]] | None,
+    ) -> None:
+        """Other answers of the same expert for the rows whose check ``failed``, first verified one wins.
+
+        A free first answer is decoded again under its notation's grammar; then, for what still fails,
+        :func:`helixmoe.system.retry.alternatives` branches at the answer's least certain steps
+        (``retry_branches`` of them).
+        """
+        from helixmoe.system.retry import alternatives
+
+        tok = self.pool.tokenizer
+        experts = [answers[i].expert for i in failed]
+        targets = [checks[i].target for i in failed]
+        hints = [answers[i].task for i in failed]
+        rows = [texts[i] for i in failed]
+        if constrained_ids is None:  # a free answer: first decode it again under the grammar
+            latest = self._generate_ids(rows, experts, targets, hints, batch_size=batch_size)
+            self._accept(answers, checks, failed, [[ids] for ids in latest])
+        else:
+            latest = [constrained_ids[i] for i in failed]
+        left = [j for j, i in enumerate(failed) if answers[i].verified is False]
+        if self.retry_branches <= 0 or not left:
+            return
+
+        def decode(which: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
+            picked = [left[w] for w in which]
+            return self._generate_ids(
+                [rows[j] for j in picked],
+                [experts[j] for j in picked],
+                [targets[j] for j in picked],
+                [hints[j] for j in picked],
+                batch_size=batch_size,
+                forced=forced,
+                observe=observe,
+            )
+
+        found = alternatives([latest[j] for j in left], tok.eos_token_id, decode, self.retry_branches)
+        self._accept(answers, checks, [failed[j] for j in left], found)
+
+    def _accept(
+        self, answers: list[Answer], checks: list[Check], rows: list[int], candidates: list[list[list[int]]]
+    ) -> None:
+        """Each row's first candidate (token ids) that verifies becomes its answer (``fallback_used="retry"``)."""
+        for i, options in zip(rows, candidates, strict=True):
+            for text in self._decode(options):
+                if checks[i].verify(text):
+                    answers[i].text, answers[i].verified, answers[i].fallback_used = text, True, "retry"
+                    break
+
+    def _decode(self, ids: Sequence[list[int]]) -> list[str]:
+        """Answer texts of token ids."""
+        tok = self.pool.tokenizer
+        return [tok.decode(row, skip_special_tokens=True).strip() for row in ids]
+
+    def _generate_ids(
         self,
         texts: Sequence[str],
         experts: Sequence[str],
         targets: Sequence[str | None],
         hints: Sequence[str | None],
         batch_size: int,
+        *,
         skip_too_long: bool = True,
-    ) -> list[str]:
-        """Greedy answers, one expert per row; rows with a target notation decode under its grammar, rows
-        with a task hint see it in front of the request."""
+        forced: Sequence[list[int]] | None = None,
+        observe: Any = None,
+    ) -> list[list[int]]:
+        """Greedy answers (token ids), one expert per row, in batches of ``batch_size`` rows; rows with a target
+        notation decode under its grammar, rows with a task hint see it in front of the request; ``forced`` and
+        ``observe`` as in :func:`helixmoe.models.decoding.greedy_decode` (``observe`` sees indices into
+        ``texts``)."""
         # Rows of all experts share a batch (PEFT adapter_names) and each row leaves it when it stops, so a
         # batch costs about its longest row; batches grouped by expert cost the sum of the groups' longest
         # rows (measured on the tiny CPU system: 2.1x vs 1.5x the throughput of single queries).
+        from helixmoe.models.decoding import Remapped
+
         step = max(1, batch_size)
-        out: list[str] = []
+        out: list[list[int]] = []
         for start in range(0, len(texts), step):
             part = slice(start, start + step)
+            seen = None if observe is None else Remapped(observe, list(range(len(texts)))[part])
             out.extend(
-                self._generate_group(texts[part], experts[part], targets[part], hints[part], skip_too_long)
+                self._generate_group(
+                    texts[part],
+                    experts[part],
+                    targets[part],
+                    hints[part],
+                    skip_too_long,
+                    forced=None if forced is None else forced[part],
+                    observe=seen,
+                )
             )
         return out
 
@@ -283,9 +368,11 @@ class HelixMoE:
         targets: Sequence[str | None],
         hints: Sequence[str | None],
         skip_too_long: bool = True,
-    ) -> list[str]:
-        """One mixed-expert generation batch; a row with a target decodes under its grammar; a row longer
-        than the base reads gets an empty answer (``skip_too_long``) or raises :class:`RequestError`."""
+        forced: Sequence[list[int]] | None = None,
+        observe: Any = None,
+    ) -> list[list[int]]:
+        """One mixed-expert generation batch (token ids); a row with a target decodes under its grammar; a row
+        longer than the base reads gets an empty answer (``skip_too_long``) or raises :class:`RequestError`."""
         from helixmoe.models.template import aligned_value_at, encode_request, request_prompt
 
         tok = self.pool.tokenizer
@@ -305,16 +392,20 @@ class HelixMoE:
             logger.warning(
                 "%d request(s) longer than the base's %s tokens: no answer", len(rows) - len(keep), context
             )
-            out = [""] * len(rows)
+            out: list[list[int]] = [[] for _ in rows]
             if keep:
+                from helixmoe.models.decoding import Remapped
+
                 answered = self._generate_group(
                     [texts[i] for i in keep],
                     [experts[i] for i in keep],
                     [targets[i] for i in keep],
                     [hints[i] for i in keep],
+                    forced=None if forced is None else [forced[i] for i in keep],
+                    observe=None if observe is None else Remapped(observe, keep),
                 )
-                for i, text in zip(keep, answered):
-                    out[i] = text
+                for i, row in zip(keep, answered):
+                    out[i] = row
             return out
         # per row: an answer never depends on its batch (exact in float32; see models.decoding for bf16)
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
@@ -322,13 +413,15 @@ class HelixMoE:
         if any(t is not None for t in targets):
             from helixmoe.system.constrain import grammar_processor
 
-            kwargs["logits_processor"] = grammar_processor(tok, list(targets), max(limits))
-        # a grammar-constrained row is budgeted to finish within max(limits): that is its cap, not its own
-        caps = [max(limits) if target is not None else cap for cap, target in zip(limits, targets)]
+            # each row finishes its value within its own cap, so its answer does not depend on its batch
+            kwargs["logits_processor"] = grammar_processor(tok, list(targets), limits)
         if aligned:
             kwargs["first_positions"] = [r.answer_position for r in requests]
-        ids = self.pool.generate_ids(rows, list(experts), caps, **kwargs)
-        return [tok.decode(row, skip_special_tokens=True).strip() for row in ids]
+        if forced is not None:
+            kwargs["forced"] = forced
+        if observe is not None:
+            kwargs["observe"] = observe
+        return self.pool.generate_ids(rows, list(experts), limits, **kwargs)  # type: ignore[no-any-return]
 
     def model_prompt(self, text: str) -> str:
         """The request as the experts see it: with the intent model's task hint line when the system was

@@ -7,7 +7,10 @@ single-value answer). Policies:
 
 * ``off``: no check.
 * ``flag``: check and report ``verified``.
-* ``retry``: on a failed check, re-generate under the grammar of the target notation, check again.
+* ``retry``: on a failed check, look for a verified answer among the expert's own alternatives: a free answer is
+  decoded again under the grammar of the target notation, then the answer is branched at its least certain steps
+  (the runner-up token there, greedy after it; :mod:`helixmoe.system.retry`); the first that verifies wins
+  (``fallback_used="retry"``).
 * ``oracle``: as ``retry``, then replace a still-wrong answer with the codec's and say so.
 
 Reports always keep model-only accuracy apart from verified accuracy (``Answer.model_text``).
@@ -15,10 +18,12 @@ Reports always keep model-only accuracy apart from verified accuracy (``Answer.m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from helixmoe import hlx
+from helixmoe.tasks.phrasing import NOTATION_NAMES
 
 __all__ = ["POLICIES", "Check", "Verifier"]
 
@@ -78,4 +83,54 @@ class Verifier:
         if not found:
             return Check(target, task=task)
         # the value to convert is the last one mentioned ("... the following LC-B: [[T]]")
-        return Check(target, found[-1].value, True, task=task)
+        value = _source_value(request, found[-1], target)
+        if value is _AMBIGUOUS:
+            return Check(target, task=task)
+        return Check(target, value, True, task=task)
+
+
+_AMBIGUOUS = object()
+#: Every way a prompt names a notation, longest first (so "LC-B hex" is not read as "LC-B"), any case.
+_NAMED = re.compile(
+    "(?<![A-Za-z0-9])(?:"
+    + "|".join(
+        re.escape(name)
+        for name in sorted({n for names in NOTATION_NAMES.values() for n in names}, key=len, reverse=True)
+    )
+    + ")(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+
+def _source_value(request: str, found: hlx.FoundValue, target: str) -> Any:
+    """The request's value, read in the notation the request says it is in.
+
+    The same text can be two different values: ``[-1.0]`` is the HLXL list ``[-1.0]`` and the LC-B text of
+    ``-1.0`` (every LC-B value is wrapped once in brackets); ``600000`` is an integer and LC-B hex. When the text
+    parses to different values in several notations, the notation the request names (other than the target;
+    the target itself for a canonicalisation) decides; when it names none of them, the first reading
+    (:func:`helixmoe.hlx.find_values`: HLXL first) stands; when it names several, the value is ambiguous.
+    """
+    readings = [(found.notation, found.value)]
+    for name in hlx.TEXT_NOTATIONS:
+        try:
+            value = hlx.loads(found.text, name)
+        except hlx.HLXError:
+            continue
+        if not any(hlx.equal(value, seen) for _, seen in readings):
+            readings.append((name, value))
+    if len(readings) == 1:
+        return found.value
+    outside = request[: found.start] + " " + request[found.end :]
+    named = {_notation_of(m) for m in _NAMED.finditer(outside)}
+    candidates = [r for r in readings if r[0] in named and r[0] != target] or [
+        r for r in readings if r[0] in named
+    ]
+    if not candidates:
+        return found.value
+    return candidates[0][1] if len(candidates) == 1 else _AMBIGUOUS
+
+
+def _notation_of(match: re.Match[str]) -> str:
+    name = match.group(0).lower()
+    return next(n for n, names in NOTATION_NAMES.items() if name in (x.lower() for x in names))

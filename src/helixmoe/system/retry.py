@@ -1,0 +1,98 @@
+"""The ``retry`` policy's search: other answers the expert itself gives, tried where it was least sure.
+
+A trained expert's wrong answer is mostly one slip: a dropped item, a swapped digit, a value closed one token
+early, at a step where the runner-up token scored nearly as high as the greedy one (the built-in system drops the
+last item of ``[1, 2, 3]`` in LC-R; the runner-up at that step, ``,``, leads to the right answer). The search
+re-reads the wrong answer with the same expert under the same grammar (forced decoding,
+:func:`helixmoe.models.decoding.greedy_decode`), records at every step the margin between the chosen token and the
+best other token the grammar allows, then decodes ``branches`` alternatives in one batch: the answer up to one of
+its least certain steps, the runner-up there, greedy from then on. The caller takes the first alternative that
+verifies, in order of margin. Every token of an alternative is the model's own choice (the runner-up or the
+greedy one); verification only accepts or rejects whole answers, so an accepted one is still the model's answer
+(``fallback_used="retry"``), unlike the ``oracle`` policy's codec text.
+
+Hand-written: HF ``generate``'s beam search ranks whole sequences by likelihood, so on a long answer its beams
+differ in late, cheap tokens rather than at the one uncertain step, and it reorders rows every step, which the
+grammar processors (:mod:`helixmoe.grammar`) read as a new generation; nor does it run the per-row experts of a
+mixed batch. One-slip branching needs only the built-in decoder's forced tokens and step observer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["Slip", "alternatives", "least_sure"]
+
+#: ``decode(rows, forced, observe) -> ids``: the retried requests ``rows`` (indices, repeats allowed) decoded again
+#: with the same prompts, experts, caps and grammar, each first emitting its ``forced`` tokens; ``observe`` as in
+#: :func:`~helixmoe.models.decoding.greedy_decode`, its indices into ``rows``.
+Decode = Callable[
+    [list[int], list[list[int]], Callable[[list[int], torch.Tensor], None] | None], list[list[int]]
+]
+
+
+@dataclass(frozen=True, order=True)
+class Slip:
+    """One step of an answer where another token was possible: the chosen token's lead over it."""
+
+    margin: float
+    step: int = field(compare=False)
+    runner_up: int = field(compare=False)
+
+
+def least_sure(scores: torch.Tensor, chosen: Sequence[int]) -> list[tuple[float, int] | None]:
+    """Per row of ``scores`` (b, V): the chosen token's lead over the best other token, and that token;
+    ``None`` where nothing else is allowed (every other score is ``-inf``)."""
+    at = torch.tensor(list(chosen), device=scores.device)[:, None]  # (b, 1)
+    lead = scores.gather(1, at)[:, 0]  # (b,)
+    others = scores.scatter(1, at, float("-inf"))  # (b, V)
+    best, runner = others.max(-1)  # (b,), (b,)
+    rows = []
+    for margin, token, other in zip((lead - best).tolist(), runner.tolist(), best.tolist(), strict=True):
+        rows.append(None if other == float("-inf") else (float(margin), int(token)))
+    return rows
+
+
+def alternatives(
+    answers: Sequence[list[int]], eos: int, decode: Decode, branches: int
+) -> list[list[list[int]]]:
+    """Up to ``branches`` other answers per row, least certain step first (ids without the EOS).
+
+    Args:
+        answers: each retried request's answer as decoded (without the EOS).
+        eos: the EOS id: an answer is re-read with its EOS, so closing early is a step that can branch too
+            (a row cut at its cap stops before reading it).
+        decode: runs the requests' generation again with forced tokens (see :data:`Decode`).
+        branches: alternatives per row.
+    """
+    out: list[list[list[int]]] = [[] for _ in answers]
+    if branches <= 0 or not answers:
+        return out
+    reread = [[*a, eos] for a in answers]
+    slips: list[list[Slip]] = [[] for _ in answers]
+    steps = [0] * len(answers)
+
+    class Observer:
+        top = 2  # the chosen token and the best other one: a grammar need not mask the whole vocabulary
+
+        def __call__(self, rows: list[int], scores: torch.Tensor) -> None:
+            at = [steps[i] for i in rows]
+            chosen = [reread[i][min(t, len(reread[i]) - 1)] for i, t in zip(rows, at, strict=True)]
+            for i, t, found in zip(rows, at, least_sure(scores, chosen), strict=True):
+                steps[i] += 1
+                if found is not None and t < len(reread[i]):
+                    slips[i].append(Slip(found[0], t, found[1]))
+
+    decode(list(range(len(answers))), reread, Observer())
+    owners, prefixes = [], []
+    for i, row_slips in enumerate(slips):
+        for slip in sorted(row_slips)[:branches]:
+            owners.append(i)
+            prefixes.append([*reread[i][: slip.step], slip.runner_up])
+    if prefixes:
+        for i, ids in zip(owners, decode(owners, prefixes, None), strict=True):
+            out[i].append(ids)
+    return out

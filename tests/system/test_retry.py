@@ -1,0 +1,151 @@
+"""The ``retry`` policy's search (helixmoe.system.retry): branch at the least certain steps of a wrong answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from helixmoe.system import HelixMoE
+from helixmoe.system.retry import alternatives, least_sure
+
+EOS = 1
+V = 32
+
+
+def _scores(chosen: int, runner_up: int | None, margin: float) -> torch.Tensor:
+    row = torch.full((V,), float("-inf"))
+    row[chosen] = 5.0
+    if runner_up is not None:
+        row[runner_up] = 5.0 - margin
+    return row
+
+
+def test_least_sure_is_the_lead_over_the_best_other_allowed_token() -> None:
+    scores = torch.stack([_scores(3, 7, 0.25), _scores(4, None, 0.0), torch.zeros(V)])
+    assert least_sure(scores, [3, 4, 0]) == [(0.25, 7), None, (0.0, 1)]  # ties: the lowest other id
+
+
+def test_alternatives_branch_at_the_smallest_margins_first() -> None:
+    """Two answers; the search re-reads each with its EOS, then decodes the answer up to each of the
+    ``branches`` least certain steps plus the runner-up there (steps with no other allowed token never)."""
+    answers = [[10, 11, 12], [20]]
+    # per answer and step: (runner-up, margin); the EOS step of answer 0 is its least certain one
+    steps = {0: [(13, 2.0), None, (14, 0.5), (15, 0.1)], 1: [(21, 3.0), (22, 1.0)]}
+    calls: list[tuple[list[int], list[list[int]]]] = []
+
+    def decode(rows: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
+        calls.append((rows, forced))
+        if observe is None:  # the branches: each prefix, then a fixed continuation
+            return [[*prefix, 99] for prefix in forced]
+        assert getattr(observe, "top", None) == 2
+        for t in range(max(len(f) for f in forced)):
+            live = [r for r in rows if t < len(forced[r])]
+            table = []
+            for r in live:
+                found = steps[r][t]
+                table.append(_scores(forced[r][t], *(found if found else (None, 0.0))))
+            observe(live, torch.stack(table))
+        return [f[:-1] for f in forced]
+
+    out = alternatives(answers, EOS, decode, branches=2)
+    assert calls[0] == ([0, 1], [[10, 11, 12, EOS], [20, EOS]])
+    assert calls[1][0] == [0, 0, 1, 1]
+    assert out[0] == [[10, 11, 12, 15, 99], [10, 11, 14, 99]]  # margins 0.1 (the EOS step), then 0.5
+    assert out[1] == [[20, 22, 99], [21, 99]]  # margins 1.0 (the EOS step), then 3.0
+    assert alternatives(answers, EOS, decode, branches=0) == [[], []]
+    assert len(calls) == 2  # no branches: nothing decoded
+
+
+@pytest.fixture(scope="module")
+def moe(tiny_system: Path) -> HelixMoE:
+    return HelixMoE.load(tiny_system, device="cpu", constrained=True)
+
+
+def test_constrained_answers_do_not_depend_on_their_batch(moe: HelixMoE, monkeypatch: Any) -> None:
+    """Each row's grammar closes its value within the row's own cap, so a request answers the same alone and
+    beside a request with a larger cap (the grammar once took the batch's largest cap for every row)."""
+    monkeypatch.setattr(moe, "token_limit", lambda tokens, expert=None: 8 if tokens < 40 else 64)
+    prompts = [
+        "Convert to LC-R: [[1]]",
+        "Convert to LC-T: " + str(list(range(40))),
+        "Encode [[true]] in LC-B",
+    ]
+    together = [a.model_text for a in moe.batch(prompts, verify="off")]
+    alone = [moe.answer(p, verify="off").model_text for p in prompts]
+    assert together == alone
+
+
+def test_retry_tries_alternatives_and_keeps_the_models_text(moe: HelixMoE, monkeypatch: Any) -> None:
+    """Under constrained decoding ``retry`` used to decode the same answer again; now it branches. The
+    untrained model's alternatives are checked like its answer: a verified one is returned as ``retry``,
+    else the answer stays the model's own, not verified."""
+    import helixmoe.system.retry as retry
+
+    tried: list[int] = []
+    real = retry.alternatives
+
+    def spy(answers: Any, eos: int, decode: Any, branches: int) -> Any:
+        out = real(answers, eos, decode, branches)
+        tried.extend(len(options) for options in out)
+        return out
+
+    monkeypatch.setattr(retry, "alternatives", spy)
+    prompts = ["Convert to LC-R: [1, 2, 3]", "Convert to LC-T: {a: 1}"]
+    answers = moe.batch(prompts, verify="retry")
+    assert tried and all(0 < n <= moe.retry_branches for n in tried)
+    for answer in answers:
+        if answer.fallback_used == "retry":
+            assert answer.verified and answer.text != answer.model_text
+        else:
+            assert answer.verified is False and answer.text == answer.model_text
+
+
+class _Intent:
+    """A fake intent model: every request asks for ``task``."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    def route(self, text: str) -> Any:
+        from helixmoe.routing import RouteDecision
+
+        return RouteDecision(self.task, 1.0, {self.task: 1.0}, "fake")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "task", "expected"),
+    [
+        # the same text, two values: the notation the request names decides
+        ("Read this bracket form value and write it as HLX-L: [-1.0]", "hlxl", "-1.0"),
+        ("Parse this LC-B text into plain HLXL: [100.0]", "hlxl", "100.0"),
+        ("Convert this HLXL to LC-B: [[0.75]]", "lc-b-text", "[[[0.75]]]"),
+        (
+            "What is the canonical bracket form of [[0.75]]?",
+            "lc-b-text",
+            "[[0.75]]",
+        ),  # the target, named alone
+        ("Change the notation of 600000 from LC-B hex to LC-T", "lc-t", "[]"),
+        # nothing named but the target: the HLXL reading, as before
+        ("Convert to LC-R: [1]", "lc-r", "🜃1🜄"),
+        # one reading only: names do not matter
+        ("Turn the LC-B text [true] into runes", "lc-r", "🜃⊤🜄"),
+    ],
+)
+def test_verification_reads_the_value_in_the_notation_the_request_names(
+    request_text: str, task: str, expected: str
+) -> None:
+    from helixmoe.system.verify import Verifier
+
+    check = Verifier(_Intent(task)).check(request_text)
+    assert check.checkable and check.oracle_answer() == expected
+
+
+def test_a_value_the_request_leaves_ambiguous_is_not_checked() -> None:
+    """Two readings, both named as sources: no verdict rather than a wrong one (and no oracle answer)."""
+    from helixmoe.system.verify import Verifier
+
+    check = Verifier(_Intent("lc-r")).check("Is [[1]] HLXL or LC-B? Write it in runes")
+    assert check.target == "lc-r" and not check.checkable and check.oracle_answer() is None
