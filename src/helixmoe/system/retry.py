@@ -11,10 +11,10 @@ verifies, in order of margin. Every token of an alternative is the model's own c
 greedy one); verification only accepts or rejects whole answers, so an accepted one is still the model's answer
 (``fallback_used="retry"``), unlike the ``oracle`` policy's codec text.
 
-Hand-written: HF ``generate``'s beam search ranks whole sequences by likelihood, so on a long answer its beams
-differ in late, cheap tokens rather than at the one uncertain step, and it reorders rows every step, which the
-grammar processors (:mod:`helixmoe.grammar`) read as a new generation; nor does it run the per-row experts of a
-mixed batch. One-slip branching needs only the built-in decoder's forced tokens and step observer.
+Hand-written: HF ``generate``'s beam search reorders its rows at every step, which the grammar processors
+(:mod:`helixmoe.grammar`) read as a new generation (they start over), and it does not run the per-row experts of a
+mixed batch; branching at the least certain steps needs only the built-in decoder's forced tokens and step
+observer.
 """
 
 from __future__ import annotations
