@@ -72,8 +72,7 @@ class _Steering:
     """What :func:`greedy_decode` does besides greedy choice: forced tokens per row, a per-step observer."""
 
     forced: list[list[int]] | None = None
-    observe: Observer | None = None
-    top: int | None = None  # the observer reads only each row's top scores (see _processed)
+    observe: Remapped | None = None
 
 
 def greedy_decode(
@@ -146,7 +145,6 @@ def greedy_decode(
             _Steering(
                 None if forced is None else [list(forced[i]) for i in part],
                 None if observe is None else Remapped(observe, part),
-                getattr(observe, "top", None),
             ),
         )
         for i, row in zip(part, rows):
@@ -207,7 +205,7 @@ def _decode_batch(
                 scores = (
                     logits
                     if processor is None or seen is None
-                    else _processed(processor, seen, logits, live.index, steering.top)
+                    else _processed(processor, seen, logits, live.index, steering.observe.top)
                 )
                 steering.observe(live.index, scores)
                 tokens = scores.argmax(-1)

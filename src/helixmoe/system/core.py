@@ -347,7 +347,7 @@ class HelixMoE:
         out: list[list[int]] = []
         for start in range(0, len(texts), step):
             part = slice(start, start + step)
-            seen = None if observe is None else Remapped(observe, list(range(len(texts)))[part])
+            seen = None if observe is None else Remapped(observe, range(start, min(start + step, len(texts))))
             out.extend(
                 self._generate_group(
                     texts[part],

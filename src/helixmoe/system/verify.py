@@ -90,13 +90,12 @@ class Verifier:
 
 
 _AMBIGUOUS = object()
-#: Every way a prompt names a notation, longest first (so "LC-B hex" is not read as "LC-B"), any case.
+#: Every way a prompt names a notation (lower case) -> the notation.
+_NOTATION_OF = {name.lower(): notation for notation, names in NOTATION_NAMES.items() for name in names}
+#: Those names in a prompt, longest first (so "LC-B hex" is not read as "LC-B"), any case.
 _NAMED = re.compile(
     "(?<![A-Za-z0-9])(?:"
-    + "|".join(
-        re.escape(name)
-        for name in sorted({n for names in NOTATION_NAMES.values() for n in names}, key=len, reverse=True)
-    )
+    + "|".join(re.escape(name) for name in sorted(_NOTATION_OF, key=len, reverse=True))
     + ")(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
@@ -113,6 +112,8 @@ def _source_value(request: str, found: hlx.FoundValue, target: str) -> Any:
     """
     readings = [(found.notation, found.value)]
     for name in hlx.TEXT_NOTATIONS:
+        if name == found.notation:
+            continue
         try:
             value = hlx.loads(found.text, name)
         except hlx.HLXError:
@@ -122,15 +123,10 @@ def _source_value(request: str, found: hlx.FoundValue, target: str) -> Any:
     if len(readings) == 1:
         return found.value
     outside = request[: found.start] + " " + request[found.end :]
-    named = {_notation_of(m) for m in _NAMED.finditer(outside)}
+    named = {_NOTATION_OF[m.group(0).lower()] for m in _NAMED.finditer(outside)}
     candidates = [r for r in readings if r[0] in named and r[0] != target] or [
         r for r in readings if r[0] in named
     ]
     if not candidates:
         return found.value
     return candidates[0][1] if len(candidates) == 1 else _AMBIGUOUS
-
-
-def _notation_of(match: re.Match[str]) -> str:
-    name = match.group(0).lower()
-    return next(n for n, names in NOTATION_NAMES.items() if name in (x.lower() for x in names))
