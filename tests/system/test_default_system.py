@@ -177,6 +177,10 @@ def test_shipped_system_retries_its_own_least_certain_step() -> None:
         assert (answer.text, answer.verified, answer.fallback_used) == (expected, True, "retry")
     alone = HelixMoE.load(verify="retry", retry_branches=0).answer(prompt)
     assert (alone.text, alone.verified, alone.fallback_used) == ("🜃1, 2🜄", False, None)
+    # the built-in system's serving.verify is retry: query, chat and load() search without being asked
+    default = HelixMoE.load()
+    assert default.verify_policy == "retry"
+    assert (default.answer(prompt).text, default.answer(prompt, verify="flag").verified) == (expected, False)
 
 
 @pytest.mark.shipped

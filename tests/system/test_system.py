@@ -329,3 +329,23 @@ def test_expert_scorer_sums_each_candidates_log_probs_as_if_alone(moe: HelixMoE)
         logp = torch.log_softmax(logits, -1).gather(-1, torch.tensor(row[1:])[:, None])[:, 0]
         assert score == pytest.approx(float(logp[len(prompt_ids) - 1 :].sum()), abs=1e-4)
     assert len(set(got)) == len(got)
+
+
+def test_serving_verify_is_the_systems_default_policy(tiny_system: Path, tmp_path: Path) -> None:
+    import yaml
+
+    assert HelixMoE.load(tiny_system, device="cpu").verify_policy == "flag"  # the config's default
+    root = tmp_path / "oracle"
+    shutil.copytree(tiny_system, root)
+    config = yaml.safe_load((root / "system.yaml").read_text())
+    config["serving"] = {"verify": "oracle"}
+    (root / "system.yaml").write_text(yaml.safe_dump(config))
+    moe = HelixMoE.load(root, device="cpu", cache_size=0, max_new_tokens=24)
+    assert moe.verify_policy == "oracle"
+    answer = moe.answer("Convert to LC-T: [1, 2, 3]")  # the untrained model is wrong; the oracle replaces it
+    assert (answer.text, answer.verified, answer.fallback_used) == ("[1,2,3]", True, "oracle")
+    assert HelixMoE.load(root, device="cpu", verify="off").verify_policy == "off"  # the argument wins
+    config["serving"] = {"verify": "sometimes"}
+    (root / "system.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=r"serving\.verify"):
+        HelixMoE.load(root, device="cpu")

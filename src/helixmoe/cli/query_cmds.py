@@ -21,7 +21,10 @@ SystemOpt = Annotated[
 RouterOpt = Annotated[
     Optional[str], typer.Option("--router", help="keyword | classifier | cascade | coordinator")
 ]
-VerifyOpt = Annotated[str, typer.Option("--verify", help="off | flag | retry | oracle")]
+VerifyOpt = Annotated[
+    Optional[str],
+    typer.Option("--verify", help="off | flag | retry | oracle (default: the system's serving.verify)"),
+]
 ConstrainedOpt = Annotated[
     Optional[bool],
     typer.Option(
@@ -47,7 +50,7 @@ _HELP = """commands:  :route  last routing decision and scores   :expert NAME|au
 def _load(
     system: Optional[Path],
     router: Optional[str],
-    verify: str = "flag",
+    verify: Optional[str] = None,
     constrained: Optional[bool] = None,
     max_new_tokens: int = 512,
     retry_branches: Optional[int] = None,
@@ -58,7 +61,7 @@ def _load(
     from helixmoe.system.verify import POLICIES
 
     # option mistakes are refused before the (slow) load
-    if verify not in POLICIES:
+    if verify is not None and verify not in POLICIES:
         raise ConfigError(f"--verify {verify!r}: expected one of {', '.join(POLICIES)}")
     if router is not None and router not in ROUTERS:
         raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
@@ -78,7 +81,7 @@ def query(
     system: SystemOpt = None,
     router: RouterOpt = None,
     expert: Annotated[Optional[str], typer.Option("--expert", "-e", help="Pin an expert.")] = None,
-    verify: VerifyOpt = "flag",
+    verify: VerifyOpt = None,
     constrained: ConstrainedOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")] = False,
     max_new_tokens: MaxTokensOpt = 512,
@@ -119,7 +122,7 @@ def route(
 def chat(
     system: SystemOpt = None,
     router: RouterOpt = None,
-    verify: VerifyOpt = "flag",
+    verify: VerifyOpt = None,
     constrained: ConstrainedOpt = None,
     max_new_tokens: MaxTokensOpt = 512,
     retry_branches: RetryOpt = None,
@@ -130,7 +133,7 @@ def chat(
     if interactive:
         _enable_history()
         typer.echo(f"Helix MoE chat · experts: {', '.join(moe.experts)} · :help for commands")
-    session = _Session(moe, verify)
+    session = _Session(moe, moe.verify_policy)
     while True:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()

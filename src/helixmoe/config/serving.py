@@ -6,6 +6,8 @@ Owned by :mod:`helixmoe.system`; ``HelixMoE.load`` reads it, and its arguments (
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from helixmoe.config.base import Section
@@ -20,6 +22,13 @@ class ServingConfig(Section):
     """Decode a value request under the grammar of the notation the intent model predicts, so the answer
     always parses (:mod:`helixmoe.grammar`); requests without a value notation decode freely. Costs about
     1.15x the unconstrained time on the tiny CPU system (``benchmarks/bench_constrained.py``)."""
+
+    verify: Literal["off", "flag", "retry", "oracle"] = "flag"
+    """Verification policy of ``query``, ``chat`` and ``HelixMoE.load()`` when none is given
+    (:data:`helixmoe.system.verify.POLICIES`): ``flag`` marks an answer that does not hold the request's value,
+    ``retry`` also searches the expert's own alternatives for one that does (costs time only when an answer fails
+    its check), ``oracle`` replaces a wrong answer with the codec's. ``helixmoe eval`` grades under
+    ``evaluation.verify`` instead."""
 
     retry_branches: int = Field(default=4, ge=0)
     """Alternatives the ``retry`` (and ``oracle``) policy decodes for an answer that fails verification: the

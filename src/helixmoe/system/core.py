@@ -79,7 +79,7 @@ class HelixMoE:
         path: str | Path | None = None,
         *,
         router: str | None = None,
-        verify: str = "flag",
+        verify: str | None = None,
         constrained: bool | None = None,
         device: str | None = None,
         cache_size: int = 4096,
@@ -92,7 +92,8 @@ class HelixMoE:
             path: the system directory written by ``helixmoe train``.
             router: use this router kind instead of the saved one (``keyword``, ``classifier``, ``cascade``,
                 ``coordinator``).
-            verify: verification policy, one of ``off | flag | retry | oracle``.
+            verify: verification policy, one of ``off | flag | retry | oracle`` (``None`` = the system's
+                ``serving.verify``).
             constrained: decode value requests under the grammar of the predicted target notation
                 (``None`` = the system's ``serving.constrained``).
             device: ``cpu``, ``cuda``, ``auto`` (overrides the system config).
@@ -130,7 +131,7 @@ class HelixMoE:
             verifier=Verifier(intent),
             config=loaded.config,
             root=root,
-            verify=verify,
+            verify=loaded.config.serving.verify if verify is None else verify,
             constrained=loaded.config.serving.constrained if constrained is None else constrained,
             max_new_tokens=max_new_tokens,
             task_hints=loaded.config.training.task_hints,
