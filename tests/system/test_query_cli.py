@@ -138,3 +138,33 @@ def test_chat_in_a_terminal_leaves_on_ctrl_d(tiny_system: Path) -> None:
     assert b"bye" in read_until(b"bye")
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_serving_commands_leave_out_bitsandbytes_unless_the_base_is_quantized(
+    tiny_system: Path, tmp_path: Path
+) -> None:
+    """``peft`` imports bitsandbytes (and torch's compiler stack) whenever it is installed; a command serving an
+    unquantized system blocks it (2.3 s of a cold query), one serving a quantized system does not."""
+    import yaml
+
+    code = (
+        "import sys; from typer.testing import CliRunner; from helixmoe.cli.app import app; "
+        "r = CliRunner().invoke(app, sys.argv[1:]); "
+        "print(r.exit_code, r.stdout.split()[0], sys.modules.get('bitsandbytes', 'absent'))"
+    )
+    args = ["route", "Convert to LC-R: [1]", "--system", str(tiny_system)]
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == "0 runic None", result.stdout  # routed (the system loaded), bitsandbytes blocked
+    quantized = tmp_path / "quantized"
+    quantized.mkdir()
+    config = yaml.safe_load((tiny_system / "system.yaml").read_text())
+    config["model"]["quantization"] = "4bit"
+    (quantized / "system.yaml").write_text(yaml.safe_dump(config))
+    check = (
+        "import sys; from pathlib import Path; from helixmoe.cli.imports import leave_out_unused_libraries; "
+        f"leave_out_unused_libraries(Path({str(quantized)!r})); print(sys.modules.get('bitsandbytes', 'absent'))"
+    )
+    kept = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert kept.stdout.strip() == "absent", kept.stderr  # left importable for the 4-bit base

@@ -101,6 +101,7 @@ def _evaluate_system(
     out: Optional[Path],
     as_json: bool,
 ) -> None:
+    from helixmoe.cli.imports import leave_out_unused_libraries
     from helixmoe.cli.quiet import quiet_model_loading
     from helixmoe.evaluation.run import evaluate_system
     from helixmoe.models.layout import read_system_config
@@ -113,6 +114,7 @@ def _evaluate_system(
         )
     cfg = read_system_config(root).evaluation
     cfg = _validated(cfg.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
+    leave_out_unused_libraries(root)
     quiet_model_loading()
     moe = HelixMoE.load(system, verify=cfg.verify, max_new_tokens=cfg.max_new_tokens, **loader)
     typer.echo(f"evaluating {split} on {root} ...", err=True)

@@ -55,9 +55,10 @@ def _load(
     max_new_tokens: int = 512,
     retry_branches: Optional[int] = None,
 ) -> Any:
+    from helixmoe.cli.imports import leave_out_unused_libraries
     from helixmoe.cli.quiet import quiet_model_loading
     from helixmoe.routing import ROUTERS
-    from helixmoe.system import HelixMoE
+    from helixmoe.system import HelixMoE, default_system_path
     from helixmoe.system.verify import POLICIES
 
     # option mistakes are refused before the (slow) load
@@ -65,6 +66,7 @@ def _load(
         raise ConfigError(f"--verify {verify!r}: expected one of {', '.join(POLICIES)}")
     if router is not None and router not in ROUTERS:
         raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
+    leave_out_unused_libraries(system if system is not None else default_system_path())
     quiet_model_loading()
     return HelixMoE.load(
         system,
