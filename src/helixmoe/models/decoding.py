@@ -46,7 +46,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,23 +56,12 @@ from transformers import DynamicCache
 from helixmoe.errors import ConfigError
 from helixmoe.models.kv_cache import new_cache, sliceable
 from helixmoe.models.row_adapters import StackedLoRA, row_adapters
+from helixmoe.models.steering import NextTokens, Observer, Processor, Remapped, Steering
 
-__all__ = ["Remapped", "greedy_decode"]
+__all__ = ["greedy_decode"]
 
 #: Cost of one forward call in prompt tokens, for grouping prompts by length (see ``_groups``).
 _FORWARD_COST = 64
-
-Processor = Callable[[torch.LongTensor, torch.FloatTensor], torch.FloatTensor]
-#: ``observe(rows, scores)`` of :func:`greedy_decode`: live rows (indices into its prompts), their scores (b, V).
-Observer = Callable[[list[int], torch.Tensor], None]
-
-
-@dataclass(frozen=True)
-class _Steering:
-    """What :func:`greedy_decode` does besides greedy choice: forced tokens per row, a per-step observer."""
-
-    forced: list[list[int]] | None = None
-    observe: Remapped | None = None
 
 
 def greedy_decode(
@@ -142,7 +131,7 @@ def greedy_decode(
             logits_processor,
             (eos_token_id, pad_token_id),
             [starts[i] for i in part],
-            _Steering(
+            Steering(
                 None if forced is None else [list(forced[i]) for i in part],
                 None if observe is None else Remapped(observe, part),
             ),
@@ -187,12 +176,13 @@ def _decode_batch(
     processor: Processor | None,
     special: tuple[int, int],
     starts: Sequence[int],
-    steering: _Steering,
+    steering: Steering,
 ) -> list[list[int]]:
     eos, pad = special
     out: list[list[int]] = [[] for _ in rows]
     # what generate shows a processor: every row, left-padded, (B, T + t)
     seen = _pad_left(rows, pad, next(model.parameters()).device)[0] if processor is not None else None
+    choose = NextTokens(processor, seen, eos, steering)
     with torch.inference_mode(), contextlib.ExitStack() as hooks:
         lora = StackedLoRA.of(model) if names is not None else None
         logits, live = _prefill(model, rows, names, pad, lora)  # (B, V), rows in order of prompt length
@@ -200,23 +190,7 @@ def _decode_batch(
         live.position = torch.tensor([[starts[i] - 1] for i in live.index], device=live.position.device)
         hooks.enter_context(row_adapters(model, live.names, lora))
         while True:
-            # (b,): the best token, or the best one the processor allows
-            if steering.observe is not None:
-                scores = (
-                    logits
-                    if processor is None or seen is None
-                    else _processed(processor, seen, logits, live.index, steering.observe.top)
-                )
-                steering.observe(live.index, scores)
-                tokens = scores.argmax(-1)
-            elif processor is None or seen is None:
-                tokens = logits.argmax(-1)
-            else:
-                tokens = _choose(processor, seen, logits, live.index)
-            if steering.forced is not None:
-                tokens = _force(tokens, steering.forced, out, live.index)
-            if seen is not None:
-                seen = _append(seen, tokens, live.index, eos)
+            tokens = choose(logits, live.index, out)  # (b,)
             keep = _record(out, caps, live.index, tokens.tolist(), eos)
             if not keep:
                 return out
@@ -409,79 +383,6 @@ def _forward(inner: Any, ids: torch.Tensor, position: torch.Tensor, live: _Live)
         **live.extra,
     )
     return out.logits[:, -1].to(dtype=torch.float32)  # type: ignore[no-any-return]
-
-
-def _processed(
-    processor: Processor, seen: torch.Tensor, logits: torch.Tensor, index: list[int], top: int | None = None
-) -> torch.Tensor:
-    """The live rows' scores after the processor, (b, V), which sees the whole batch (finished rows: zeros).
-
-    With ``top``, a processor with a ``best_allowed(input_ids, scores, k)`` method (the grammar's) keeps only
-    each row's ``top`` best allowed tokens (the rest ``-inf``): the same top scores without working out every
-    token a state allows."""
-    scores = logits.new_zeros((seen.shape[0], logits.shape[-1]))  # (B, V)
-    scores[index] = logits
-    best = _method(processor, "best_allowed") if top is not None else None
-    if best is not None:
-        return best(seen, scores, top)[index]
-    return processor(seen, scores)[index]  # type: ignore[arg-type]
-
-
-def _force(
-    tokens: torch.Tensor, forced: list[list[int]], out: list[list[int]], index: list[int]
-) -> torch.Tensor:
-    """``tokens`` (b,) with each live row's next forced token, where it has one left, in place of its own."""
-    at, values = [], []
-    for j, i in enumerate(index):
-        if len(out[i]) < len(forced[i]):
-            at.append(j)
-            values.append(forced[i][len(out[i])])
-    if not at:
-        return tokens
-    tokens = tokens.clone()
-    tokens[at] = torch.tensor(values, dtype=tokens.dtype, device=tokens.device)
-    return tokens
-
-
-class Remapped:
-    """An observer seeing other row numbers: row ``j`` of the calls is row ``rows[j]`` of ``observe``'s view
-    (a micro-batch, or part of a caller's rows); keeps ``observe``'s ``top``."""
-
-    def __init__(self, observe: Observer, rows: Sequence[int]) -> None:
-        self.observe = observe
-        self.rows = list(rows)
-        self.top: int | None = getattr(observe, "top", None)
-
-    def __call__(self, index: list[int], scores: torch.Tensor) -> None:
-        self.observe([self.rows[j] for j in index], scores)
-
-
-def _choose(processor: Processor, seen: torch.Tensor, logits: torch.Tensor, index: list[int]) -> torch.Tensor:
-    """The live rows' greedy tokens, (b,), under the processor, which sees the whole batch (finished rows get
-    zero scores). A processor with a ``greedy(input_ids, scores)`` method (the grammar's: it picks the best
-    allowed token without working out every allowed one) answers directly; any other processes the scores,
-    then ``argmax``."""
-    greedy = _method(processor, "greedy")
-    if greedy is None:
-        return _processed(processor, seen, logits, index).argmax(-1)
-    scores = logits.new_zeros((seen.shape[0], logits.shape[-1]))  # (B, V)
-    scores[index] = logits
-    return greedy(seen, scores)[index]
-
-
-def _method(processor: Any, name: str) -> Callable[..., torch.Tensor] | None:
-    """``processor.<name>``, also inside a one-processor ``LogitsProcessorList``; else ``None``."""
-    if isinstance(processor, list) and len(processor) == 1:
-        processor = processor[0]
-    method = getattr(processor, name, None)
-    return method if callable(method) else None
-
-
-def _append(seen: torch.Tensor, tokens: torch.Tensor, index: list[int], eos: int) -> torch.Tensor:
-    """The processor's view one step on: live rows add their token, finished rows EOS (which ends them)."""
-    column = torch.full((seen.shape[0],), eos, dtype=seen.dtype, device=seen.device)
-    column[index] = tokens
-    return torch.cat([seen, column[:, None]], dim=1)  # (B, T + t + 1)
 
 
 def _cache_argument(takes: Any) -> str:

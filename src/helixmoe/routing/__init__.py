@@ -6,7 +6,15 @@ coordinator expert scores the expert names), ``cascade`` (classifier first, coor
 threshold, abstain to the coordinator). ``CachedRouter`` adds an LRU cache to any of them.
 """
 
-from helixmoe.routing.base import ROUTERS, RouteDecision, Router, build_router, load_router, register_router
+from helixmoe.routing.base import (
+    ROUTERS,
+    RouteDecision,
+    Router,
+    build_router,
+    load_router,
+    load_router_as,
+    register_router,
+)
 from helixmoe.routing.cache import CachedRouter
 from helixmoe.routing.cascade import CascadeRouter, calibrate_threshold
 from helixmoe.routing.classifier import ClassifierRouter, fit_temperature
@@ -28,5 +36,6 @@ __all__ = [
     "calibrate_threshold",
     "fit_temperature",
     "load_router",
+    "load_router_as",
     "register_router",
 ]

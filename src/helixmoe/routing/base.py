@@ -8,7 +8,7 @@ a class that has ``route``/``save``/``load`` plus one :func:`register_router` li
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -108,3 +108,27 @@ def load_router(directory: str | Path, **parts: Any) -> Any:
     if kind not in ROUTERS:
         raise SystemLoadError(f"{path}: unknown router kind {kind!r}")
     return ROUTERS[kind].load(Path(directory), meta, **parts)
+
+
+def load_router_as(
+    directory: str | Path, kind: str | None, experts: Sequence[str], scorer: Any = None
+) -> Any:
+    """The router a system serves with: the saved one (``kind=None`` or its own kind), its classifier stage, a
+    fresh ``keyword`` baseline over ``experts``, or a ``coordinator`` built on ``scorer`` (the coordinator
+    expert's :class:`~helixmoe.system.scoring.ExpertScorer`).
+
+    Raises:
+        SystemLoadError: as :func:`load_router`.
+        ConfigError: ``kind`` is not available from this directory.
+    """
+    if kind == "keyword":
+        return build_router("keyword", experts=list(experts))
+    saved = load_router(directory, scorer=scorer)
+    if kind is None or kind == saved.kind:
+        return saved
+    first = getattr(saved, "first", None)
+    if kind == "classifier" and first is not None and first.kind == "classifier":
+        return first
+    if kind == "coordinator" and scorer is not None:
+        return build_router("coordinator", scorer=scorer, experts=list(experts))
+    raise ConfigError(f"router {kind!r} is not available in {directory} (saved: {saved.kind})")

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from helixmoe.errors import ConfigError, RequestError, SystemLoadError
-from helixmoe.routing import CachedRouter, KeywordRouter, RouteDecision, load_router
+from helixmoe.routing import CachedRouter, RouteDecision, load_router, load_router_as
 from helixmoe.system.answer import Answer
-from helixmoe.system.verify import POLICIES, Check, Verifier
+from helixmoe.system.verify import POLICIES, Check, Verifier, apply_policy
 
 __all__ = ["HelixMoE", "default_system_path"]
 
@@ -120,7 +120,7 @@ class HelixMoE:
         loaded = load_system(root, device=device)
         pool = loaded.pool
         scorer = ExpertScorer(pool, "coordinator") if "coordinator" in pool.names else None
-        chosen = _pick_router(loaded.layout.router_dir, router, pool.names, scorer)
+        chosen = load_router_as(loaded.layout.router_dir, router, pool.names, scorer)
         intent_dir = loaded.layout.router_dir / "intent"
         intent = load_router(intent_dir) if (intent_dir / "router.json").is_file() else None
         if cache_size:
@@ -247,76 +247,30 @@ class HelixMoE:
         checks: list[Check],
         policy: str,
         batch_size: int,
-        constrained_ids: list[list[int]] | None,
+        grammar_ids: list[list[int]] | None,
     ) -> None:
-        """Check each answer; under ``retry``/``oracle`` look for better ones (``constrained_ids``: the
-        answers' token ids when they were decoded under the grammar, else ``None``)."""
-        for a, c in zip(answers, checks):
-            a.verified = c.verify(a.text) if c.checkable else None
-        if policy in ("retry", "oracle"):
-            failed = [i for i, a in enumerate(answers) if a.verified is False]
-            if failed:
-                self._retry(texts, answers, checks, failed, batch_size, constrained_ids)
-        if policy == "oracle":
-            for a, c in zip(answers, checks):
-                if a.verified is False and (oracle := c.oracle_answer()) is not None:
-                    a.text, a.verified, a.fallback_used = oracle, True, "oracle"
+        """Check each answer under ``policy``; ``retry``/``oracle`` search the expert's own alternatives for the
+        failed ones (``grammar_ids``: the answers' token ids when they were decoded under the grammar)."""
+        from helixmoe.system.retry import retry_failed
 
-    def _retry(
-        self,
-        texts: Sequence[str],
-        answers: list[Answer],
-        checks: list[Check],
-        failed: list[int],
-        batch_size: int,
-        constrained_ids: list[list[int]] | None,
-    ) -> None:
-        """Other answers of the same expert for the rows whose check ``failed``, first verified one wins.
-
-        A free first answer is decoded again under its notation's grammar; then, for what still fails,
-        :func:`helixmoe.system.retry.alternatives` branches at the answer's least certain steps
-        (``retry_branches`` of them).
-        """
-        from helixmoe.system.retry import alternatives
-
-        tok = self.pool.tokenizer
-        experts = [answers[i].expert for i in failed]
-        targets = [checks[i].target for i in failed]
-        hints = [answers[i].task for i in failed]
-        rows = [texts[i] for i in failed]
-        if constrained_ids is None:  # a free answer: first decode it again under the grammar
-            latest = self._generate_ids(rows, experts, targets, hints, batch_size=batch_size)
-            self._accept(answers, checks, failed, [[ids] for ids in latest])
-        else:
-            latest = [constrained_ids[i] for i in failed]
-        left = [j for j, i in enumerate(failed) if answers[i].verified is False]
-        if self.retry_branches <= 0 or not left:
-            return
-
-        def decode(which: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
-            picked = [left[w] for w in which]
+        def regenerate(rows: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
             return self._generate_ids(
-                [rows[j] for j in picked],
-                [experts[j] for j in picked],
-                [targets[j] for j in picked],
-                [hints[j] for j in picked],
+                [texts[i] for i in rows],
+                [answers[i].expert for i in rows],
+                [checks[i].target for i in rows],
+                [answers[i].task for i in rows],
                 batch_size=batch_size,
                 forced=forced,
                 observe=observe,
             )
 
-        found = alternatives([latest[j] for j in left], tok.eos_token_id, decode, self.retry_branches)
-        self._accept(answers, checks, [failed[j] for j in left], found)
+        def retry(failed: list[int]) -> None:
+            eos = self.pool.tokenizer.eos_token_id
+            retry_failed(
+                answers, checks, failed, regenerate, self._decode, eos, self.retry_branches, grammar_ids
+            )
 
-    def _accept(
-        self, answers: list[Answer], checks: list[Check], rows: list[int], candidates: list[list[list[int]]]
-    ) -> None:
-        """Each row's first candidate (token ids) that verifies becomes its answer (``fallback_used="retry"``)."""
-        for i, options in zip(rows, candidates, strict=True):
-            for text in self._decode(options):
-                if checks[i].verify(text):
-                    answers[i].text, answers[i].verified, answers[i].fallback_used = text, True, "retry"
-                    break
+        apply_policy(policy, answers, checks, retry)
 
     def _decode(self, ids: Sequence[list[int]]) -> list[str]:
         """Answer texts of token ids."""
@@ -342,7 +296,7 @@ class HelixMoE:
         # Rows of all experts share a batch (PEFT adapter_names) and each row leaves it when it stops, so a
         # batch costs about its longest row; batches grouped by expert cost the sum of the groups' longest
         # rows (measured on the tiny CPU system: 2.1x vs 1.5x the throughput of single queries).
-        from helixmoe.models.decoding import Remapped
+        from helixmoe.models.steering import Remapped
 
         step = max(1, batch_size)
         out: list[list[int]] = []
@@ -395,7 +349,7 @@ class HelixMoE:
             )
             out: list[list[int]] = [[] for _ in rows]
             if keep:
-                from helixmoe.models.decoding import Remapped
+                from helixmoe.models.steering import Remapped
 
                 answered = self._generate_group(
                     [texts[i] for i in keep],
@@ -460,23 +414,3 @@ def _check_requests(texts: Sequence[str]) -> None:
                 f"{where} is not valid text: an undecodable byte at character {err.start + 1} "
                 "(is the terminal or file UTF-8?)"
             ) from None
-
-
-def _pick_router(directory: Path, kind: str | None, experts: Sequence[str], scorer: Any) -> Any:
-    """The saved router, one of its stages, or a fresh keyword baseline."""
-    if kind == "keyword":
-        return KeywordRouter(experts=list(experts))
-    saved = load_router(directory, scorer=scorer)
-    if kind is None or kind == saved.kind:
-        return saved
-    if (
-        kind == "classifier"
-        and getattr(saved, "first", None) is not None
-        and saved.first.kind == "classifier"
-    ):
-        return saved.first
-    if kind == "coordinator" and scorer is not None:
-        from helixmoe.routing import CoordinatorRouter
-
-        return CoordinatorRouter(scorer=scorer, experts=[e for e in experts])
-    raise ConfigError(f"router {kind!r} is not available in {directory} (saved: {saved.kind})")

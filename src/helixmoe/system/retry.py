@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-__all__ = ["Slip", "alternatives", "least_sure"]
+from helixmoe.system.answer import Answer
+from helixmoe.system.verify import Check
+
+__all__ = ["Slip", "alternatives", "least_sure", "retry_failed"]
 
 #: ``decode(rows, forced, observe) -> ids``: the retried requests ``rows`` (indices, repeats allowed) decoded again
 #: with the same prompts, experts, caps and grammar, each first emitting its ``forced`` tokens; ``observe`` as in
@@ -96,3 +100,60 @@ def alternatives(
         for i, ids in zip(owners, decode(owners, prefixes, None), strict=True):
             out[i].append(ids)
     return out
+
+
+def retry_failed(
+    answers: list[Answer],
+    checks: Sequence[Check],
+    failed: list[int],
+    regenerate: Decode,
+    to_text: Callable[[Sequence[list[int]]], list[str]],
+    eos: int,
+    branches: int,
+    grammar_ids: Sequence[list[int]] | None,
+) -> None:
+    """Replace each ``failed`` answer with the first of the expert's own alternatives that verifies.
+
+    A free first answer is decoded again under its notation's grammar; what still fails is branched at its least
+    certain steps (:func:`alternatives`, ``branches`` per row).
+
+    Args:
+        answers: the batch's answers; a replaced one gets ``fallback_used="retry"``.
+        checks: the batch's checks (target notation, expected value).
+        failed: indices of the answers whose check failed.
+        regenerate: decodes batch rows again under their grammar (:data:`Decode`, indices into the batch).
+        to_text: answer texts of token ids.
+        eos: the EOS id.
+        branches: alternatives per row (0: only the grammar's re-decode of a free answer).
+        grammar_ids: the answers' token ids when they were decoded under the grammar, else ``None``.
+    """
+    if grammar_ids is None:  # a free answer: first decode it again under the grammar
+        latest = regenerate(failed, [[] for _ in failed], None)
+        _accept(answers, checks, failed, [[ids] for ids in latest], to_text)
+    else:
+        latest = [grammar_ids[i] for i in failed]
+    left = [j for j, i in enumerate(failed) if answers[i].verified is False]
+    if branches <= 0 or not left:
+        return
+    rows = [failed[j] for j in left]
+
+    def decode(which: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
+        return regenerate([rows[w] for w in which], forced, observe)
+
+    found = alternatives([latest[j] for j in left], eos, decode, branches)
+    _accept(answers, checks, rows, found, to_text)
+
+
+def _accept(
+    answers: list[Answer],
+    checks: Sequence[Check],
+    rows: list[int],
+    candidates: list[list[list[int]]],
+    to_text: Callable[[Sequence[list[int]]], list[str]],
+) -> None:
+    """Each row's first candidate (token ids) that verifies becomes its answer (``fallback_used="retry"``)."""
+    for i, options in zip(rows, candidates, strict=True):
+        for text in to_text(options):
+            if checks[i].verify(text):
+                answers[i].text, answers[i].verified, answers[i].fallback_used = text, True, "retry"
+                break

@@ -19,13 +19,17 @@ Reports always keep model-only accuracy apart from verified accuracy (``Answer.m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helixmoe import hlx
 from helixmoe.tasks.phrasing import NOTATION_NAMES
 
-__all__ = ["POLICIES", "Check", "Verifier"]
+if TYPE_CHECKING:
+    from helixmoe.system.answer import Answer
+
+__all__ = ["POLICIES", "Check", "Verifier", "apply_policy"]
 
 POLICIES = ("off", "flag", "retry", "oracle")
 _VALUE_NOTATIONS = frozenset(hlx.TEXT_NOTATIONS)
@@ -130,3 +134,21 @@ def _source_value(request: str, found: hlx.FoundValue, target: str) -> Any:
     if not candidates:
         return found.value
     return candidates[0][1] if len(candidates) == 1 else _AMBIGUOUS
+
+
+def apply_policy(
+    policy: str, answers: Sequence[Answer], checks: Sequence[Check], retry: Callable[[list[int]], None]
+) -> None:
+    """Check each answer (``verified``) under ``policy`` (not ``off``); for ``retry`` and ``oracle`` call
+    ``retry(failed)`` with the indices of the answers that failed (it may replace them, see
+    :func:`helixmoe.system.retry.retry_failed`); for ``oracle`` replace what still fails with the codec's text."""
+    for a, c in zip(answers, checks, strict=True):
+        a.verified = c.verify(a.text) if c.checkable else None
+    if policy in ("retry", "oracle"):
+        failed = [i for i, a in enumerate(answers) if a.verified is False]
+        if failed:
+            retry(failed)
+    if policy == "oracle":
+        for a, c in zip(answers, checks, strict=True):
+            if a.verified is False and (oracle := c.oracle_answer()) is not None:
+                a.text, a.verified, a.fallback_used = oracle, True, "oracle"
