@@ -16,13 +16,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json_atomic", "write_text_atomic"]
+from helixmoe.errors import DataError
+
+__all__ = ["atomic_path", "atomic_target", "write_json_atomic", "write_text_atomic"]
+
+
+def atomic_target(path: str | os.PathLike[str]) -> Path:
+    """The file an atomic write renames over: ``path``, or the file a symlink at ``path`` points to (the link
+    stays a link).
+
+    Raises:
+        DataError: ``path`` is a directory or a special file (a FIFO, a device such as ``/dev/stdout``'s
+            target): a rename would replace it rather than write to it.
+    """
+    final = Path(path)
+    if final.is_symlink():
+        final = final.resolve()
+    if final.exists() and not final.is_file():
+        what = "a directory" if final.is_dir() else "not a regular file (a pipe or a device)"
+        raise DataError(f"{path}: cannot write a file there: it is {what}")
+    return final
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on a clean exit it replaces ``path``, on an error it is removed."""
-    final = Path(path)
+    final = atomic_target(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)

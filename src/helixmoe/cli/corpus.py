@@ -17,6 +17,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from helixmoe import tasks
+from helixmoe.atomic import atomic_target
+from helixmoe.errors import DataError
 from helixmoe.tasks.corpus import corpus_files, iter_corpus, write_corpus
 from helixmoe.tasks.formats import EXPORT_FORMATS
 from helixmoe.tasks.grading import GradeCounts, load_answers
@@ -143,11 +145,21 @@ def export(
     ] = False,
 ) -> None:
     """Write a corpus in the instruction ({"input", "output"}) or chat ({"messages"}) format."""
+    _refuse_own_file(out, corpus)
     examples = (ex for ex in iter_corpus(corpus) if split is None or ex.split == split)
     count = atomic_write_lines(
         out, (dump_line(r) for r in tasks.export_examples(examples, fmt, minimal=minimal))
     )
     typer.echo(f"wrote {count} {fmt} records to {out}")
+
+
+def _refuse_own_file(out: Path, corpus: Path) -> None:
+    """An export written over a file of the corpus it reads would replace that split with export records."""
+    target = atomic_target(out).resolve()
+    if any(path.resolve() == target for path in corpus_files(corpus)):
+        raise DataError(
+            f"--out {out} is a file of the corpus being exported ({corpus}); write somewhere else"
+        )
 
 
 @corpus_app.command("import")

@@ -67,8 +67,12 @@ def read_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{file}: cannot read config file ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{file}: not UTF-8 text (byte {err.start}: {err.reason})") from None
     try:
         data = tomllib.loads(text) if file.suffix.lower() == ".toml" else _yaml_load(text)
+    except RecursionError:
+        raise ConfigError(f"{file}: a value is nested too deeply") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{file}: invalid TOML: {err}") from err
     except yaml.YAMLError as err:
@@ -95,7 +99,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"override {text!r}: expected dotted.key=value, e.g. training.lr=3e-4")
     try:
         value = _yaml_load(raw) if raw.strip() else None
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, RecursionError) as err:
+        if len(text) > 200:  # an override is one line of a command; a huge one would flood the message
+            raise ConfigError(
+                f"override {key.strip()}=...: cannot parse its {len(raw)}-character value"
+            ) from None
         raise ConfigError(f"override {text!r}: cannot parse the value {raw!r}") from err
     return [part.strip() for part in keys], value
 

@@ -64,6 +64,16 @@ class SystemConfig(Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     moe: MoEConfig = Field(default_factory=MoEConfig)
 
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        # the default output directory is systems/<name>: a name must not lead anywhere else
+        if "/" in name or "\\" in name or name.strip() in (".", "..") or name != name.strip():
+            raise ValueError(
+                f"system name {name!r} must not contain '/' or '\\', be '.' or '..', or start or end with a space"
+            )
+        return name
+
     @field_validator("experts")
     @classmethod
     def _check_expert_names(cls, experts: dict[str, ExpertConfig]) -> dict[str, ExpertConfig]:

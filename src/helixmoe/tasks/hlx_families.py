@@ -148,6 +148,17 @@ class TranslateFamily(_ValueFamily):
         return value_task(rng, profile, "translate", src, dst)
 
 
+#: How a request joins the last two notations it lists ("HLXL, LC-T and LC-R", "readable form + runes").
+_LAST_JOINERS = (" and ", " and ", " and ", " + ", " & ", " and also ")
+
+
+def _listing(rng: random.Random, targets: list[str]) -> str:
+    """The notations of a multi-format request as a person lists them: mostly canonical names, sometimes a
+    synonym ("runes", "bracket form"), the last two joined by "and", "+", "&" ..."""
+    names = [notation_name(rng, n) if rng.random() < 0.3 else CANONICAL_NAMES[n] for n in targets]
+    return ", ".join(names[:-1]) + rng.choice(_LAST_JOINERS) + names[-1]
+
+
 @register_family
 class MultiFamily(TaskFamily):
     """One value in several notations: ``HLXL: …`` / ``LC-T: …`` / ``LC-R: …`` / ``LC-B: …`` lines."""
@@ -164,8 +175,7 @@ class MultiFamily(TaskFamily):
             targets = sorted(rng.sample(MULTI_ORDER, rng.randint(2, 4)), key=MULTI_ORDER.index)
         else:
             targets = list(MULTI_ORDER)
-        names = [CANONICAL_NAMES[n] for n in targets]
-        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        listed = _listing(rng, targets)
         slots = {"value": hlx.dumps(value, src), "targets": listed}
         prompt, wrapper = render(rng, template, slots, profile.held_out)
         response = "\n".join(f"{CANONICAL_NAMES[n]}: {hlx.dumps(value, n)}" for n in targets)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from helixmoe.atomic import atomic_target
 from helixmoe.errors import DataError
 
 __all__ = ["AtomicWriter", "atomic_write_lines", "atomic_write_text", "dump_line", "read_jsonl"]
@@ -36,6 +37,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                     raise DataError(
                         f"{path}:{number}: invalid JSON: {err.msg} (column {err.colno})"
                     ) from None
+                except RecursionError:
+                    raise DataError(f"{path}:{number}: invalid JSON: nested too deeply") from None
         except UnicodeDecodeError as err:
             raise DataError(f"{path}: not UTF-8 text ({err.reason})") from None
 
@@ -53,7 +56,7 @@ class AtomicWriter:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = atomic_target(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")

@@ -26,7 +26,18 @@ __all__ = ["NOTATION_NAMES", "WRAPPERS", "Template", "make_bank", "notation_name
 
 #: Synonyms for each notation, as they appear in prompts (spec: "LC-B" in prompts means LC-B text).
 NOTATION_NAMES: dict[str, tuple[str, ...]] = {
-    "hlxl": ("HLXL", "HLXL", "readable HLX", "human-readable HLXL", "HLXL text", "plain HLXL", "HLX-L"),
+    "hlxl": (
+        "HLXL",
+        "HLXL",
+        "readable HLX",
+        "human-readable HLXL",
+        "HLXL text",
+        "plain HLXL",
+        "HLX-L",
+        "readable form",
+        "human-readable form",
+        "readable format",
+    ),
     "lc-t": (
         "LC-T",
         "LC-T",
@@ -36,9 +47,33 @@ NOTATION_NAMES: dict[str, tuple[str, ...]] = {
         "wire text",
         "ASCII wire format",
         "LC-T text",
+        "LCT",
+        "text wire format",
     ),
-    "lc-r": ("LC-R", "LC-R", "runic", "runic form", "glyph form", "symbolic form", "runes", "LC-R glyphs"),
-    "lc-b-text": ("LC-B", "LC-B", "LC-B text", "bracket form", "LC-B bracket notation", "bracket notation"),
+    "lc-r": (
+        "LC-R",
+        "LC-R",
+        "runic",
+        "runic form",
+        "glyph form",
+        "symbolic form",
+        "runes",
+        "LC-R glyphs",
+        "LCR",
+        "glyphs",
+        "runic notation",
+    ),
+    "lc-b-text": (
+        "LC-B",
+        "LC-B",
+        "LC-B text",
+        "bracket form",
+        "LC-B bracket notation",
+        "bracket notation",
+        "LCB",
+        "LC-B-text",
+        "LCB text",
+    ),
     "lc-b-hex": (
         "hex bytes",
         "LC-B hex",
@@ -47,6 +82,10 @@ NOTATION_NAMES: dict[str, tuple[str, ...]] = {
         "binary hex",
         "hex-encoded LC-B",
         "raw binary (hex)",
+        "LC-B bytes",
+        "LC-B-hex",
+        "bytes in hex",
+        "hex dump",
     ),
 }
 #: Canonical display names (multi-format answer labels).

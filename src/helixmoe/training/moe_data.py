@@ -9,7 +9,6 @@ collator. The domain label feeds the optional domain head and the per-domain rep
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from helixmoe.errors import DataError
+from helixmoe.tasks.jsonl import read_jsonl
 from helixmoe.training.data import TextPair, encode_pair, make_collator
 
 __all__ = [
@@ -53,18 +53,8 @@ def read_domain_jsonl(path: str | Path) -> list[DomainExample]:
         DataError: missing file, bad JSON or a missing/non-string field (with the line number).
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise DataError(f"{p}: cannot read MoE training data: {err}") from err
     out = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as err:
-            raise DataError(f"{p}:{number}: not JSON: {err}") from err
+    for number, row in read_jsonl(p):  # missing file, bad UTF-8 or JSON: DataError with the line
         if not isinstance(row, dict) or not all(
             isinstance(row.get(k), str) for k in ("prompt", "response", "domain")
         ):
