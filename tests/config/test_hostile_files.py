@@ -39,7 +39,9 @@ def test_a_jsonl_line_nested_too_deeply_names_its_line(tmp_path: Path) -> None:
         list(read_jsonl(path))
 
 
-def test_atomic_writes_refuse_directories_and_special_files_and_write_through_symlinks(tmp_path: Path) -> None:
+def test_atomic_writes_refuse_directories_and_special_files_and_write_through_symlinks(
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "folder"
     folder.mkdir()
     fifo = tmp_path / "fifo"
@@ -66,7 +68,9 @@ def test_corpus_export_refuses_to_overwrite_the_corpus_it_reads(tmp_path: Path) 
     corpus = tmp_path / "corpus"
     tasks.build_corpus(corpus, 40, seed=3)
     before = (corpus / "test.jsonl").read_bytes()
-    result = CliRunner().invoke(app, ["corpus", "export", "-c", str(corpus), "-o", str(corpus / "test.jsonl")])
+    result = CliRunner().invoke(
+        app, ["corpus", "export", "-c", str(corpus), "-o", str(corpus / "test.jsonl")]
+    )
     assert isinstance(result.exception, DataError)  # the CLI's main prints it as one line
     assert "a file of the corpus being exported" in str(result.exception)
     assert (corpus / "test.jsonl").read_bytes() == before
