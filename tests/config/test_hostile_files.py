@@ -74,6 +74,14 @@ def test_corpus_export_refuses_to_overwrite_the_corpus_it_reads(tmp_path: Path) 
     assert isinstance(result.exception, DataError)  # the CLI's main prints it as one line
     assert "a file of the corpus being exported" in str(result.exception)
     assert (corpus / "test.jsonl").read_bytes() == before
+    for command in ("export", "grade"):
+        args = ["corpus", command, "-c", str(corpus), "--split", "bogus"]
+        args += (
+            ["-o", str(tmp_path / "out.jsonl")] if command == "export" else ["-a", str(tmp_path / "a.jsonl")]
+        )
+        result = CliRunner().invoke(app, args)
+        assert isinstance(result.exception, DataError) and "--split 'bogus'" in str(result.exception), command
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_a_system_name_cannot_lead_out_of_the_systems_folder() -> None:

@@ -118,6 +118,7 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Grade an answers file: exact / equivalent / valid rates per family and per expert."""
+    _check_split(split)
     examples = [ex for ex in tasks.load_corpus(corpus) if split is None or ex.split == split]
     report = tasks.grade_answers(
         examples, load_answers(answers), source=str(answers), only_answered=only_answered
@@ -145,12 +146,19 @@ def export(
     ] = False,
 ) -> None:
     """Write a corpus in the instruction ({"input", "output"}) or chat ({"messages"}) format."""
+    _check_split(split)
     _refuse_own_file(out, corpus)
     examples = (ex for ex in iter_corpus(corpus) if split is None or ex.split == split)
     count = atomic_write_lines(
         out, (dump_line(r) for r in tasks.export_examples(examples, fmt, minimal=minimal))
     )
     typer.echo(f"wrote {count} {fmt} records to {out}")
+
+
+def _check_split(split: str | None) -> None:
+    """``--split`` names one of the corpus splits (an unknown one would silently select nothing)."""
+    if split is not None and split not in tasks.SPLITS:
+        raise DataError(f"--split {split!r}: expected one of {', '.join(tasks.SPLITS)}")
 
 
 def _refuse_own_file(out: Path, corpus: Path) -> None:
