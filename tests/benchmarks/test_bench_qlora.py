@@ -2,44 +2,38 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_qlora.py"
 
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_qlora", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_real_size_shape_is_qwen3_1_7b() -> None:
+def test_the_real_size_shape_is_qwen3_1_7b(benchmark_script: Callable[[str], ModuleType]) -> None:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    bench = _bench()
+    bench = benchmark_script("bench_qlora")
     with torch.device("meta"):
         n = sum(p.numel() for p in Qwen3ForCausalLM(Qwen3Config(**bench.QWEN3_1_7B)).parameters())
     assert 1.6e9 < n < 2.1e9, n  # Qwen3-1.7B: 1.7B parameters with tied embeddings
 
 
-def test_without_cuda_it_says_so_and_measures_nothing(monkeypatch, capsys) -> None:
-    bench = _bench()
+def test_without_cuda_it_says_so_and_measures_nothing(
+    monkeypatch, capsys, benchmark_script: Callable[[str], ModuleType]
+) -> None:
+    bench = benchmark_script("bench_qlora")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert bench.main([]) == 0
     assert "no CUDA device" in capsys.readouterr().out
 
 
-def test_tiny_shape_trains_through_the_4bit_path_on_cpu(tmp_path: Path, capsys) -> None:
+def test_tiny_shape_trains_through_the_4bit_path_on_cpu(
+    tmp_path: Path, capsys, benchmark_script: Callable[[str], ModuleType]
+) -> None:
     pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
-    bench = _bench()
+    bench = benchmark_script("bench_qlora")
     out = tmp_path / "q.json"
     try:
         code = bench.main(

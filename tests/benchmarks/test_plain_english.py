@@ -3,28 +3,21 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 from helixmoe import hlx, tasks
 from helixmoe.tasks.hlx_families import MULTI_ORDER
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_plain_english.py"
 KEYS = {"prompt", "expert", "task", "kind", "src", "dst", "value", "split"}
 OTHER_TASKS = {"validate", "explain", "choose", "glyph", "glyph_reverse"}
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_plain_english", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_every_request_is_labelled_by_the_project_rules() -> None:
-    bench = _bench()
+def test_every_request_is_labelled_by_the_project_rules(
+    benchmark_script: Callable[[str], ModuleType],
+) -> None:
+    bench = benchmark_script("bench_plain_english")
     items = bench.load_requests()
     assert len(items) >= 200 and len({i["prompt"] for i in items}) == len(items)
     assert {i["split"] for i in items} == {"dev", "test"}
@@ -50,8 +43,10 @@ def test_every_request_is_labelled_by_the_project_rules() -> None:
             assert item["expert"] == want, where
 
 
-def test_value_requests_become_a_corpus_the_graders_accept(tmp_path: Path) -> None:
-    bench = _bench()
+def test_value_requests_become_a_corpus_the_graders_accept(
+    tmp_path: Path, benchmark_script: Callable[[str], ModuleType]
+) -> None:
+    bench = benchmark_script("bench_plain_english")
     out = tmp_path / "plain.jsonl"
     assert bench.main(["--split", "all", "--corpus", str(out)]) == 0
     examples = tasks.load_corpus(out)
