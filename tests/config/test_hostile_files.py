@@ -90,3 +90,33 @@ def test_a_system_name_cannot_lead_out_of_the_systems_folder() -> None:
         with pytest.raises(ValueError, match="system name"):
             SystemConfig.model_validate({**base, "name": name})
     assert SystemConfig.model_validate({**base, "name": "hlx tiny v2"}).name == "hlx tiny v2"
+
+
+def test_hand_edited_router_files_fail_at_load_naming_the_file(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from helixmoe.errors import SystemLoadError
+    from helixmoe.routing import load_router
+    from helixmoe.system import default_system_path
+
+    edits = [
+        ("router.json", {"threshold": "abc"}, "bad cascade setting"),
+        ("router.json", {"abstain": None}, "bad cascade setting"),
+        ("router.json", {"threshold": 7}, "threshold must be within"),
+        ("router.json", {"default": "wizard"}, "default 'wizard'"),
+        ("router.json", {"kind": "keyword"}, "bad keyword router"),
+        ("first/router.json", {"classes": ["ascii"]}, "classes must be a list of at least two"),
+        ("first/router.json", {"classes": ["a", "b"]}, "do not fit 2 classes"),
+        ("first/router.json", {"blocks": []}, "no feature blocks"),
+        ("first/router.json", {"temperature": 0}, "temperature must be a positive number"),
+    ]
+    for file, change, message in edits:
+        root = tmp_path / "router"
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(default_system_path() / "router", root)
+        meta = json.loads((root / file).read_text())
+        (root / file).write_text(json.dumps({**meta, **change}))
+        with pytest.raises(SystemLoadError, match=message):
+            load_router(root)
+    assert load_router(default_system_path() / "router").kind == "cascade"

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from helixmoe.errors import SystemLoadError
 from helixmoe.routing.base import RouteDecision, load_router, register_router, write_json_atomic
 
 __all__ = ["CascadeRouter", "calibrate_threshold"]
@@ -80,13 +81,21 @@ class CascadeRouter:
     def load(cls, directory: Path, meta: dict[str, Any], **parts: Any) -> CascadeRouter:
         first = load_router(directory / "first", **parts)
         second = load_router(directory / "second", **parts) if meta.get("has_second") else None
-        return cls(
-            first=first,
-            second=second,
-            threshold=meta["threshold"],
-            abstain=meta["abstain"],
-            default=meta["default"],
-        )
+        try:
+            bounds = {name: float(meta[name]) for name in ("threshold", "abstain")}
+            default = meta["default"]
+        except (KeyError, ValueError, TypeError) as err:
+            raise SystemLoadError(f"{directory / 'router.json'}: bad cascade setting: {err}") from None
+        for name, value in bounds.items():
+            if not 0.0 <= value <= 1.0 + 1e-6:  # 1 + 1e-9 is "always escalate" (calibrate_threshold)
+                raise SystemLoadError(
+                    f"{directory / 'router.json'}: {name} must be within [0, 1], got {value}"
+                )
+        if default not in first.experts:
+            raise SystemLoadError(
+                f"{directory / 'router.json'}: default {default!r} is not one of the experts"
+            )
+        return cls(first=first, second=second, default=default, **bounds)
 
 
 def calibrate_threshold(

@@ -319,15 +319,30 @@ class ClassifierRouter:
                 params = {k: tuple(v) if isinstance(v, list) else v for k, v in block["params"].items()}
                 vocab = {gram: j for j, gram in enumerate(block["vocabulary"])}
                 blocks.append((params, vocab, tensors[f"idf.{i}"]))
+            classes, coef, intercept = meta["classes"], tensors["coef"], tensors["intercept"]
+            _check_weights(classes, blocks, coef, intercept)
+            temperature = float(meta.get("temperature", 1.0))
+            if not (math.isfinite(temperature) and temperature > 0):
+                raise ValueError(f"temperature must be a positive number, got {meta.get('temperature')!r}")
             return cls(
-                classes=meta["classes"],
-                blocks=blocks,
-                coef=tensors["coef"],
-                intercept=tensors["intercept"],
-                temperature=meta.get("temperature", 1.0),
+                classes=classes, blocks=blocks, coef=coef, intercept=intercept, temperature=temperature
             )
         except (OSError, KeyError, ValueError, TypeError, SafetensorError) as err:
             raise SystemLoadError(f"cannot load the classifier router from {directory}: {err}") from None
+
+
+def _check_weights(classes: Any, blocks: list[Any], coef: np.ndarray, intercept: np.ndarray) -> None:
+    """A hand-edited or mismatched ``router.json`` fails here, at load, rather than on every request."""
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise ValueError(f"classes must be a list of at least two names, got {classes!r}")
+    if not blocks:
+        raise ValueError("no feature blocks")
+    width = sum(len(vocab) for _, vocab, _ in blocks)
+    if coef.shape != (len(classes), width) or intercept.shape != (len(classes),):
+        raise ValueError(
+            f"weights of shape {coef.shape} and {intercept.shape} do not fit {len(classes)} classes and "
+            f"{width} features"
+        )
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from helixmoe.errors import SystemLoadError
 from helixmoe.routing.base import RouteDecision, register_router, write_json_atomic
 
 __all__ = ["PUBLISHED_RULES", "KeywordRouter"]
@@ -73,4 +74,12 @@ class KeywordRouter:
 
     @classmethod
     def load(cls, directory: Path, meta: dict[str, Any], **_: Any) -> KeywordRouter:
-        return cls(rules=[(e, k) for e, k in meta["rules"]], default=meta["default"], experts=meta["experts"])
+        try:
+            rules = []
+            for expert, words in meta["rules"]:
+                if not isinstance(words, list):
+                    raise TypeError(f"the keywords of {expert!r} must be a list")
+                rules.append((str(expert), [str(w) for w in words]))
+            return cls(rules=rules, default=str(meta["default"]), experts=[str(e) for e in meta["experts"]])
+        except (KeyError, ValueError, TypeError) as err:
+            raise SystemLoadError(f"{directory / 'router.json'}: bad keyword router: {err!r}") from None
