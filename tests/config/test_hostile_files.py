@@ -104,7 +104,7 @@ def test_hand_edited_router_files_fail_at_load_naming_the_file(tmp_path: Path) -
         ("router.json", {"threshold": "abc"}, "bad cascade setting"),
         ("router.json", {"abstain": None}, "bad cascade setting"),
         ("router.json", {"threshold": 7}, "threshold must be within"),
-        ("router.json", {"default": "wizard"}, "default 'wizard'"),
+        ("router.json", {"default": 3}, "default must be an expert name"),
         ("router.json", {"kind": "keyword"}, "bad keyword router"),
         ("first/router.json", {"classes": ["ascii"]}, "classes must be a list of at least two"),
         ("first/router.json", {"classes": ["a", "b"]}, "do not fit 2 classes"),

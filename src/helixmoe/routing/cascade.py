@@ -91,9 +91,9 @@ class CascadeRouter:
                 raise SystemLoadError(
                     f"{directory / 'router.json'}: {name} must be within [0, 1], got {value}"
                 )
-        if default not in first.experts:
+        if not isinstance(default, str):
             raise SystemLoadError(
-                f"{directory / 'router.json'}: default {default!r} is not one of the experts"
+                f"{directory / 'router.json'}: default must be an expert name, got {default!r}"
             )
         return cls(first=first, second=second, default=default, **bounds)
 
