@@ -30,7 +30,7 @@ from typing import Any
 from helixmoe import hlx, tasks
 from helixmoe.routing import KeywordRouter
 from helixmoe.tasks.base import make_meta
-from helixmoe.tasks.phrasing import CANONICAL_NAMES
+from helixmoe.tasks.hlx_families import multi_response
 
 DATA = Path(__file__).resolve().parent / "data" / "plain_english.jsonl"
 #: kinds whose answer is a value (or several) the oracle writes
@@ -48,7 +48,7 @@ def reference(item: dict[str, Any]) -> str:
     """The oracle's answer to a value request: one value in ``dst``, or ``NAME: text`` lines for ``multi``."""
     value = hlx.loads(item["value"], "hlxl")
     if item["kind"] == "multi":
-        return "\n".join(f"{CANONICAL_NAMES[n]}: {hlx.dumps(value, n)}" for n in item["dst"].split(","))
+        return multi_response(value, item["dst"].split(","))
     return str(hlx.dumps(value, item["dst"]))
 
 

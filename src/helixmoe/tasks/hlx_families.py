@@ -30,6 +30,7 @@ __all__ = [
     "TranslateFamily",
     "expert_for",
     "grade_value",
+    "multi_response",
     "value_task",
 ]
 
@@ -152,6 +153,11 @@ class TranslateFamily(_ValueFamily):
 _LAST_JOINERS = (" and ", " and ", " and ", " + ", " & ", " and also ")
 
 
+def multi_response(value: Any, targets: list[str]) -> str:
+    """The reference answer of a multi-format request: one ``NAME: text`` line per notation, in ``targets`` order."""
+    return "\n".join(f"{CANONICAL_NAMES[n]}: {hlx.dumps(value, n)}" for n in targets)
+
+
 def _listing(rng: random.Random, targets: list[str]) -> str:
     """The notations of a multi-format request as a person lists them: mostly canonical names, sometimes a
     synonym ("runes", "bracket form"), the last two joined by "and", "+", "&" ..."""
@@ -178,7 +184,7 @@ class MultiFamily(TaskFamily):
         listed = _listing(rng, targets)
         slots = {"value": hlx.dumps(value, src), "targets": listed}
         prompt, wrapper = render(rng, template, slots, profile.held_out)
-        response = "\n".join(f"{CANONICAL_NAMES[n]}: {hlx.dumps(value, n)}" for n in targets)
+        response = multi_response(value, targets)
         meta = make_meta(
             kind="multi",
             src=src,
