@@ -170,6 +170,32 @@ def test_find_values_skips_only_positions_where_nothing_starts(scalars: bool) ->
                 assert module._value_at(text, pos, scalars) is None, (text, pos)
 
 
+@pytest.mark.parametrize("scalars", [False, True])
+def test_remembered_word_readings_are_the_readings(scalars: bool) -> None:
+    """Short words (spaced hex, numbers, keywords) are read once per word and remembered: at every position
+    the remembered reading equals reading the text there."""
+    import importlib
+
+    from helixmoe.hlx.values import equal
+
+    module = importlib.import_module("helixmoe.hlx.detect")
+    texts = [
+        *_scan_texts(),
+        "70 04 05 63 6f 6C\t6f 72 1e5 -0.5 1. &h_x @k #ff x#ff null\nTRUE 0x12 6000 600000",
+    ]
+    seen = 0
+    for text in texts:
+        for pos in range(len(text)):
+            got, want = module._value_at(text, pos, scalars), module._read_value_at(text, pos, scalars)
+            if isinstance(want, module.FoundValue):
+                assert isinstance(got, module.FoundValue), (text, pos)
+                assert got[1:] == want[1:] and equal(got.value, want.value), (text, pos)
+                seen += module._WORD_VALUE_RE.match(text, pos) is not None
+            else:
+                assert got == want, (text, pos)
+    assert seen > 20  # the remembered path was taken
+
+
 def test_short_hex_values_are_not_shared_between_calls() -> None:
     """Short hex words are read once and remembered; each caller still gets its own value."""
     first = hlx.find_values("bytes: 600000")

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 from helixmoe.hlx.api import dumps, loads, module_for
 from helixmoe.hlx.errors import HLXError
-from helixmoe.hlx.values import equal
+from helixmoe.hlx.values import Handle, equal
 
-__all__ = ["FoundValue", "detect", "find_value", "find_values"]
+__all__ = ["FoundValue", "clear_caches", "detect", "find_value", "find_values"]
 
 _TEXT_ORDER = ("hlxl", "lc-t", "lc-r", "lc-b-text")
 _CODE_RE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)```|`([^`\n]+)`", re.S)
@@ -63,6 +63,11 @@ def detect(text: str | bytes) -> str:
     """
     if isinstance(text, (bytes, bytearray)):
         return "lc-b"
+    return _detect(text)[0]
+
+
+def _detect(text: str) -> tuple[str, Any]:
+    """:func:`detect` of a text, with the value read in that notation."""
     parsed: list[tuple[str, Any]] = []
     errors: list[HLXError] = []
     for name in _TEXT_ORDER:
@@ -72,18 +77,19 @@ def detect(text: str | bytes) -> str:
             errors.append(err)
     if not parsed:
         try:
-            loads(text, "lc-b-hex")
-            return "lc-b-hex"
+            return "lc-b-hex", loads(text, "lc-b-hex")
         except HLXError as err:
             errors.append(err)
         raise _no_notation(text, errors)
+    if len(parsed) == 1:
+        return parsed[0]
     stripped = text.strip()
     for name, value in parsed:
         if dumps(value, name) == stripped:
-            return name
-    first_name, first_value = parsed[0]
-    if all(equal(value, first_value) for _, value in parsed[1:]):
-        return first_name
+            return name, value
+    first = parsed[0]
+    if all(equal(value, first[1]) for _, value in parsed[1:]):
+        return first
     names = ", ".join(name for name, _ in parsed)
     raise HLXError("detect", f"ambiguous text: it parses as {names} with different values; pass the notation")
 
@@ -128,8 +134,7 @@ def find_values(text: str, *, scalars: bool = False) -> list[FoundValue]:
         if not body:
             continue
         try:
-            notation = detect(body)
-            value = loads(body, notation)
+            notation, value = _detect(body)
         except HLXError:
             found.extend(_scan(text, start, end, scalars))
             continue
@@ -193,9 +198,40 @@ def _candidates(text: str, pos: int, scalars: bool) -> tuple[str, ...]:
     return ()
 
 
+#: A short word of scalar characters ending at whitespace or the end of the text: whatever value starts
+#: there lies inside it, so its reading depends on the word alone (and on the character before it).
+_WORD_VALUE_RE = re.compile(r"[A-Za-z0-9_.+\-&@#]{1,24}(?=\s|\Z)")
+_IMMUTABLE = (int, float, str, bool, bytes, type(None), Handle)
+
+
 def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | int | None:
     """The longest value starting at ``pos`` in any plausible notation; else the offset of a depth
     error (where scanning may resume), or ``None``."""
+    word = _WORD_VALUE_RE.match(text, pos)
+    if word is not None:
+        # Spaced hex and numbers are many short words, each parsed in up to three ways; they repeat
+        # across requests, so each word's reading is remembered (_word_value).
+        boundary = pos == 0 or not _WORD.match(text[pos - 1])
+        hit = _word_value(word.group(), boundary, scalars)
+        if hit is None:
+            return None
+        name, length, value = hit
+        if not isinstance(value, _IMMUTABLE):
+            value = copy.deepcopy(value)
+        return FoundValue(value, name, pos, pos + length, text[pos : pos + length])
+    return _read_value_at(text, pos, scalars)
+
+
+@lru_cache(maxsize=8192)
+def _word_value(word: str, boundary: bool, scalars: bool) -> tuple[str, int, Any] | None:
+    """:func:`_read_value_at` of a word of :data:`_WORD_VALUE_RE` (with a non-word character before it
+    when ``boundary``) as ``(notation, length, value)``; the caller copies the value."""
+    text = word if boundary else "x" + word
+    hit = _read_value_at(text, len(text) - len(word), scalars)
+    return None if not isinstance(hit, FoundValue) else (hit.notation, hit.end - hit.start, hit.value)
+
+
+def _read_value_at(text: str, pos: int, scalars: bool) -> FoundValue | int | None:
     best: tuple[int, str, Any] | None = None
     too_deep: int | None = None
     for name in _candidates(text, pos, scalars):
@@ -254,6 +290,12 @@ def _short_hex(digits: str) -> tuple[bool, Any]:
         return True, loads(digits, "lc-b-hex")
     except HLXError:
         return False, None
+
+
+def clear_caches() -> None:
+    """Forget the remembered readings of short words (benchmarks time a cold start with it)."""
+    _word_value.cache_clear()
+    _short_hex.cache_clear()
 
 
 #: Characters a value of each text notation may start with (free-text scanning in :func:`find_value`).

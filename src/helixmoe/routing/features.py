@@ -20,20 +20,56 @@ from functools import lru_cache
 from helixmoe import hlx
 from helixmoe.tasks.phrasing import NOTATION_NAMES
 
-__all__ = ["normalise"]
+__all__ = ["mentions", "normalise"]
 
 _DIGITS = re.compile(r"\d+")
 _SCAN_LIMIT = 2000  # longer text is only partly scanned for values (routing must stay sub-millisecond)
 _NAMES = {name.lower(): notation for notation, names in NOTATION_NAMES.items() for name in names}
-_MENTION_RE = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(n) for n in sorted(_NAMES, key=len, reverse=True)) + r")(?![\w-])",
-    re.IGNORECASE,
-)
+_TOKEN_RE = re.compile(r"[\w-]+")
+# first word (a run of word characters and hyphens) of each name -> the names it starts, longest first
+_BY_FIRST: dict[str, list[str]] = {}
+for _name in sorted(_NAMES, key=len, reverse=True):
+    _BY_FIRST.setdefault(_TOKEN_RE.match(_name).group(), []).append(_name)  # type: ignore[union-attr]
 
 
 _ALL_RE = re.compile(
     r"\b(?:each|every|all|all four|all the)\s+(?:notations?|formats?|forms?)\b", re.IGNORECASE
 )
+
+
+def _wordish(char: str) -> bool:
+    """``char`` is a letter, digit, ``_`` or ``-`` (``[\\w-]``); ASCII without a regular expression (the
+    routing placeholders put a letter before every notation tag they contain)."""
+    if char.isascii():
+        return char.isalnum() or char in "_-"
+    return _TOKEN_RE.match(char) is not None
+
+
+def mentions(text: str) -> list[str]:
+    """The notations ``text`` names, in order, each once: the longest name starting at each word, as a whole
+    word (no letter, digit, ``_`` or ``-`` on either side), compared in lower case. Only the places where a
+    name's first word occurs are looked at (``str.find``): one regular expression of all the names tried
+    every name at every character and was a fifth of a routing decision on long requests."""
+    lower = text.lower()
+    starts = set()
+    for first in _BY_FIRST:
+        at = lower.find(first)
+        while at >= 0:
+            starts.add(at)
+            at = lower.find(first, at + 1)
+    found: dict[str, None] = {}
+    end = 0
+    for start in sorted(starts):
+        if start < end or (start and _wordish(lower[start - 1])):
+            continue
+        names = _BY_FIRST.get(_TOKEN_RE.match(lower, start).group())  # type: ignore[union-attr]
+        for name in names or ():
+            stop = start + len(name)
+            if lower.startswith(name, start) and not (stop < len(lower) and _wordish(lower[stop])):
+                found[_NAMES[name]] = None
+                end = stop
+                break
+    return list(found)
 
 
 def _tag(notation: str) -> str:
@@ -55,7 +91,7 @@ def normalise(text: str) -> str:
         pos = found.end
     parts.append(head[pos:])
     body = "".join(parts) + tail
-    mentioned = list(dict.fromkeys(_NAMES[m.group(1).lower()] for m in _MENTION_RE.finditer(body)))
+    mentioned = mentions(body)
     src = sources[-1] if sources else None
     targets = [n for n in mentioned if n != src]
     tags = [f"hlxsrc_{_tag(src) if src else 'none'}", f"hlxtargets_{min(len(targets), 3)}"]
@@ -63,6 +99,7 @@ def normalise(text: str) -> str:
     tags += [f"hlxpair_{_tag(src) if src else 'none'}_{_tag(t)}" for t in targets]
     if src in mentioned:
         tags.append("hlxsrcnamed")
-    if _ALL_RE.search(body):
+    lower = body.lower()
+    if ("form" in lower or "notation" in lower) and _ALL_RE.search(body):
         tags.append("hlxallnotations")
     return _DIGITS.sub("7", body) + " " + " ".join(tags)
