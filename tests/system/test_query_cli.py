@@ -77,6 +77,34 @@ def test_a_bad_request_is_one_line_on_stderr(tiny_system: Path) -> None:
     assert result.returncode == 1 and "error: --router 'oracle'" in result.stderr
 
 
+def test_a_request_is_refused_before_the_system_loads(tmp_path: Path) -> None:
+    """An empty request is refused at once, even naming a system that does not exist (no load first)."""
+    result = run("query", "", "--system", str(tmp_path / "nope"))
+    assert result.returncode == 1 and result.stderr == "error: the request is empty\n"
+
+
+def test_a_dash_reads_the_request_from_stdin(tiny_system: Path) -> None:
+    args = ["--system", str(tiny_system)]
+    result = run(
+        "query",
+        "-",
+        *args,
+        "--verify",
+        "oracle",
+        "--json",
+        "--max-new-tokens",
+        "24",
+        stdin="Convert to LC-R: [1, 2, 3]\n",
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["response"] == "🜃1, 2, 3🜄" and answer["specialist"] == "runic"
+    result = run("route", "-", *args, stdin="What is 15 + 27?")
+    assert result.returncode == 0 and result.stdout.startswith("math"), result.stderr
+    result = run("query", "-", *args, stdin="\n")
+    assert result.returncode == 1 and result.stderr == "error: the request is empty\n"
+
+
 def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
     script = "Convert to LC-T: [1]\n:route\n:expert math\n:expert wizard\n:verify oracle\nConvert to LC-T: [1]\n:bogus\nquit\nnever read\n"
     result = run("chat", "--system", str(tiny_system), "--max-new-tokens", "24", stdin=script)

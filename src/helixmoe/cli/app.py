@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 
 import typer
@@ -42,8 +43,20 @@ def _register() -> None:
 _register()
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM: unwinds like an exception, so every atomic write in progress
+    removes its temp file (the default SIGTERM action kills the process where it stands). Training phases
+    install their own handler (finish the step, checkpoint, stop) and restore this one after."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into a message and exit code 1."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # optional backends announce what they cannot load on this machine; users need none of it
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -58,3 +71,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Terminated as stop:
+        typer.echo("terminated", err=True)
+        sys.exit(stop.code)
+    except SystemExit as stop:
+        # Typer turns a Ctrl-C it did not expect into a silent exit 130 (``raise Exit(130) from err``);
+        # commands that handle Ctrl-C themselves say what they saved and exit without that cause
+        if isinstance(getattr(stop.__context__, "__cause__", None), KeyboardInterrupt):
+            typer.echo("interrupted", err=True)
+        raise

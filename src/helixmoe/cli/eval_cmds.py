@@ -183,8 +183,8 @@ def _summary_line(report: Any) -> str:
 def _grade_answers(
     answers: Optional[Path], corpus: Optional[Path], split: Optional[str], out: Optional[Path], as_json: bool
 ) -> None:
+    from helixmoe.atomic import write_text_atomic
     from helixmoe.evaluation import grade_answers_file
-    from helixmoe.evaluation.report import atomic_write_text
 
     if answers is None or corpus is None:
         raise ConfigError("grading an answers file needs both --answers FILE and --corpus DIR_OR_FILE")
@@ -193,7 +193,7 @@ def _grade_answers(
     result = grade_answers_file(corpus, answers, split=split)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if out is not None:
-        path = atomic_write_text(out / "answers_report.json", text + "\n")
+        path = write_text_atomic(out / "answers_report.json", text + "\n")
         typer.echo(f"report: {path}", err=True)
     if as_json:
         typer.echo(text)

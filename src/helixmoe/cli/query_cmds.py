@@ -78,8 +78,21 @@ def _load(
     )
 
 
+def _request(text: str) -> str:
+    """The request a command was given (``-``: all of stdin), refused before the (slow) load when no
+    expert could answer it."""
+    from helixmoe.system.core import check_requests
+
+    if text == "-":
+        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape").rstrip("\n")
+    check_requests([text])
+    return text
+
+
 def query(
-    text: Annotated[str, typer.Argument(help="The request, e.g. 'Convert to LC-R: [1, 2, 3]'.")],
+    text: Annotated[
+        str, typer.Argument(help="The request, e.g. 'Convert to LC-R: [1, 2, 3]'; - reads it from stdin.")
+    ],
     system: SystemOpt = None,
     router: RouterOpt = None,
     expert: Annotated[Optional[str], typer.Option("--expert", "-e", help="Pin an expert.")] = None,
@@ -90,6 +103,7 @@ def query(
     retry_branches: RetryOpt = None,
 ) -> None:
     """Answer one request with the routed expert (verified against the HLX oracle)."""
+    text = _request(text)
     moe = _load(system, router, verify, constrained, max_new_tokens, retry_branches)
     answer = moe.answer(text, expert=expert)
     if as_json:
@@ -106,12 +120,13 @@ def query(
 
 
 def route(
-    text: Annotated[str, typer.Argument(help="The request to route.")],
+    text: Annotated[str, typer.Argument(help="The request to route; - reads it from stdin.")],
     system: SystemOpt = None,
     router: RouterOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
 ) -> None:
     """Show which expert would answer a request, and how sure the router is."""
+    text = _request(text)
     decision = _load(system, router).route(text)
     if as_json:
         typer.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))

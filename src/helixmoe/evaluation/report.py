@@ -17,7 +17,7 @@ from typing import Any
 
 from helixmoe.atomic import write_text_atomic
 
-__all__ = ["REPORT_VERSION", "Report", "atomic_write_text", "write_report"]
+__all__ = ["REPORT_VERSION", "Report", "write_report"]
 
 logger = logging.getLogger(__name__)
 REPORT_VERSION = 1
@@ -74,11 +74,6 @@ class Report:
         return cls(**{k: data.get(k, [] if k == "rows" else {}) for k in names})
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically, readable like any new file."""
-    return write_text_atomic(path, text)
-
-
 def write_report(report: Report, out_dir: str | Path, *, plots: bool = True) -> dict[str, Path]:
     """Write ``report.json``, ``report.md``, ``examples.jsonl`` and (``plots``) PNGs into ``out_dir``.
 
@@ -94,11 +89,11 @@ def write_report(report: Report, out_dir: str | Path, *, plots: bool = True) -> 
 
         written.update(write_plots(report, out))
     images = {k: p.name for k, p in written.items()}
-    written["json"] = atomic_write_text(
+    written["json"] = write_text_atomic(
         out / "report.json", json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
     )
     lines = (json.dumps(r, ensure_ascii=False) for r in report.rows)
-    written["examples"] = atomic_write_text(out / "examples.jsonl", "".join(f"{line}\n" for line in lines))
-    written["markdown"] = atomic_write_text(out / "report.md", render_markdown(report, images))
+    written["examples"] = write_text_atomic(out / "examples.jsonl", "".join(f"{line}\n" for line in lines))
+    written["markdown"] = write_text_atomic(out / "report.md", render_markdown(report, images))
     logger.info("wrote evaluation report to %s", out)
     return written

@@ -20,7 +20,7 @@ from helixmoe.routing import CachedRouter, RouteDecision, load_router, load_rout
 from helixmoe.system.answer import Answer
 from helixmoe.system.verify import POLICIES, Check, Verifier, apply_policy
 
-__all__ = ["HelixMoE", "default_system_path"]
+__all__ = ["HelixMoE", "check_requests", "default_system_path"]
 
 logger = logging.getLogger(__name__)
 _MIN_NEW_TOKENS = 24
@@ -146,7 +146,7 @@ class HelixMoE:
 
     def route(self, text: str) -> RouteDecision:
         """The routing decision for one request."""
-        _check_requests([text])
+        check_requests([text])
         return self.router.route(text)  # type: ignore[no-any-return]
 
     def query(self, text: str, **kwargs: Any) -> str:
@@ -195,7 +195,7 @@ class HelixMoE:
             skip_too_long: answer a request longer than the base reads with an empty text and go on with the
                 others (an evaluation, say), instead of raising :class:`RequestError` before decoding.
         """
-        _check_requests(texts)
+        check_requests(texts)
         policy = verify or self.verify_policy
         if policy not in POLICIES:
             raise ConfigError(f"unknown verify policy {policy!r}; expected one of {', '.join(POLICIES)}")
@@ -398,7 +398,7 @@ class HelixMoE:
         return min(self.max_new_tokens, max(_MIN_NEW_TOKENS, cap))
 
 
-def _check_requests(texts: Sequence[str]) -> None:
+def check_requests(texts: Sequence[str]) -> None:
     """Refuse what no expert can answer: a request that is not text, is empty, or holds characters that are
     not valid Unicode (undecodable bytes of a terminal or pipe arrive as lone surrogates)."""
     for i, text in enumerate(texts):

@@ -18,10 +18,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from helixmoe.atomic import write_text_atomic
 from helixmoe.errors import DataError
 from helixmoe.tasks.base import SPLITS, Example
 from helixmoe.tasks.generate import iter_examples, iter_in_distribution, resolve_families
-from helixmoe.tasks.jsonl import AtomicWriter, atomic_write_lines, atomic_write_text, dump_line, read_jsonl
+from helixmoe.tasks.jsonl import AtomicWriter, atomic_write_lines, dump_line, read_jsonl
 from helixmoe.tasks.profiles import PROFILES, SPLIT_FRACTIONS, SplitProfile
 
 __all__ = [
@@ -111,7 +112,7 @@ def build_corpus(
         "seconds": round(elapsed, 3),
         "profiles": {s: dataclasses.asdict(used[s]) for s in SPLITS},
     }
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     logger.info(
         "built %d examples in %.1f s (%.0f/s) under %s", size, elapsed, size / max(elapsed, 1e-9), out
     )

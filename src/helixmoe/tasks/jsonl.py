@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from helixmoe.atomic import atomic_target
+from helixmoe.atomic import atomic_path, atomic_target
 from helixmoe.errors import DataError
 
-__all__ = ["AtomicWriter", "atomic_write_lines", "atomic_write_text", "dump_line", "read_jsonl"]
+__all__ = ["AtomicWriter", "atomic_write_lines", "dump_line", "read_jsonl"]
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
@@ -49,17 +48,22 @@ def dump_line(obj: Any) -> str:
 
 
 class AtomicWriter:
-    """A text file written to a temp file beside ``path`` and renamed over it on success.
+    """A text file written line by line to a temp file beside ``path`` and renamed over it on success
+    (:func:`helixmoe.atomic.atomic_path`, the project's one atomic write).
 
-    Use as a context manager: on a clean exit the file appears at ``path``; on an exception the temp
-    file is removed and ``path`` is untouched.
+    Use as a context manager: on a clean exit the file appears at ``path``; on an exception (a Ctrl-C or a
+    SIGTERM included) the temp file is removed and ``path`` is untouched.
     """
 
     def __init__(self, path: str | Path) -> None:
+        self._target = atomic_path(path)
+        tmp = self._target.__enter__()
+        try:
+            self._handle = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in __exit__)
+        except BaseException:
+            self._target.__exit__(*sys.exc_info())
+            raise
         self.path = atomic_target(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
         self.count = 0
 
     def write_line(self, line: str) -> None:
@@ -71,13 +75,11 @@ class AtomicWriter:
     def __enter__(self) -> AtomicWriter:
         return self
 
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        self._handle.close()
-        if kind is None:
-            os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; corpora are meant to be shared
-            os.replace(self._tmp, self.path)
-        else:
-            Path(self._tmp).unlink(missing_ok=True)
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            self._handle.close()
+        finally:
+            self._target.__exit__(kind, exc, tb)
 
 
 def atomic_write_lines(path: str | Path, lines: Iterable[str]) -> int:
@@ -86,8 +88,3 @@ def atomic_write_lines(path: str | Path, lines: Iterable[str]) -> int:
         for line in lines:
             writer.write_line(line)
     return writer.count
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    atomic_write_lines(path, [text.rstrip("\n")])

@@ -7,7 +7,10 @@ Owns what HF ``Trainer`` (transformers 5.x) does not guarantee about checkpoints
   written everything, :class:`SafeCheckpointMixin` writes ``helix_checkpoint.json`` (file names + sizes) with an
   atomic ``os.replace``; a checkpoint *is complete* iff that manifest exists and every listed file has its
   size. :func:`last_complete_checkpoint` only returns complete ones and :func:`discard_incomplete_checkpoints`
-  removes the rest (including an older checkpoint half-deleted by rotation when the run was killed). We chose
+  removes the rest (including an older checkpoint half-deleted by rotation when the run was killed). The
+  manifest also records each file's SHA-256: before resuming, :func:`set_aside_damaged` sets aside a
+  complete checkpoint whose content changed since (a disk error, a bad copy), which would otherwise end the
+  resumed run in a deserialisation traceback. We chose
   "validate on resume" over "write to a temp dir and rename" because the Trainer computes the checkpoint path,
   rotation and ``best_model_checkpoint`` from the final name inside one private method; redirecting it would
   mean copying that method.
@@ -23,6 +26,7 @@ Owns what HF ``Trainer`` (transformers 5.x) does not guarantee about checkpoints
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -37,9 +41,11 @@ __all__ = [
     "MANIFEST_NAME",
     "SafeCheckpointMixin",
     "complete_checkpoints",
+    "damaged_files",
     "discard_incomplete_checkpoints",
     "is_complete_checkpoint",
     "last_complete_checkpoint",
+    "set_aside_damaged",
     "write_json_atomic",
 ]
 
@@ -55,13 +61,20 @@ def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> None:
     write_json(path, payload, indent=2, sort_keys=True, default=str, ensure_ascii=True)
 
 
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def _write_manifest(checkpoint_dir: Path, step: int) -> None:
-    files = {
-        str(p.relative_to(checkpoint_dir)): p.stat().st_size
+    paths = [
+        p
         for p in sorted(checkpoint_dir.rglob("*"))
         if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith(".")
-    }
-    write_json_atomic(checkpoint_dir / MANIFEST_NAME, {"step": step, "files": files})
+    ]
+    files = {str(p.relative_to(checkpoint_dir)): p.stat().st_size for p in paths}
+    digests = {str(p.relative_to(checkpoint_dir)): _digest(p) for p in paths}
+    write_json_atomic(checkpoint_dir / MANIFEST_NAME, {"step": step, "files": files, "sha256": digests})
 
 
 def is_complete_checkpoint(checkpoint_dir: str | os.PathLike[str]) -> bool:
@@ -75,6 +88,42 @@ def is_complete_checkpoint(checkpoint_dir: str | os.PathLike[str]) -> bool:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def damaged_files(checkpoint_dir: str | os.PathLike[str]) -> list[str]:
+    """The files of a complete checkpoint whose content no longer matches the SHA-256 its manifest recorded
+    (a disk error, a bad copy, a hand edit); checked before resuming from it. Manifests written before
+    digests were recorded are trusted on their sizes."""
+    checkpoint_dir = Path(checkpoint_dir)
+    try:
+        digests = json.loads((checkpoint_dir / MANIFEST_NAME).read_text(encoding="utf-8")).get("sha256", {})
+        return [name for name, digest in digests.items() if _digest(checkpoint_dir / name) != digest]
+    except (OSError, ValueError, AttributeError) as err:
+        return [f"{MANIFEST_NAME} ({err})"]
+
+
+def set_aside_damaged(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The last complete checkpoint of ``run_dir`` whose files match their digests. A newer one that does
+    not is renamed ``checkpoint-N.damaged`` (kept for inspection; neither resuming nor the Trainer's
+    rotation looks at it again) with a warning naming its bad files."""
+    for path in reversed(complete_checkpoints(run_dir)):
+        bad = damaged_files(path)
+        if not bad:
+            return path
+        aside = path.with_name(path.name + ".damaged")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = path.with_name(f"{path.name}.damaged{n}")
+        path.rename(aside)
+        logger.warning(
+            "checkpoint %s is damaged (%s do not match the digests saved with it); moved to %s, resuming "
+            "from the one before",
+            path,
+            ", ".join(bad),
+            aside.name,
+        )
+    return None
 
 
 def _checkpoint_dirs(run_dir: Path) -> list[tuple[int, Path]]:

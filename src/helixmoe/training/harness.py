@@ -43,6 +43,7 @@ from helixmoe.training.checkpoints import (
     SafeCheckpointMixin,
     discard_incomplete_checkpoints,
     last_complete_checkpoint,
+    set_aside_damaged,
 )
 from helixmoe.training.data import ShuffledLengthGroupedSampler
 from helixmoe.training.metrics import CurvePlotCallback
@@ -304,12 +305,13 @@ def run_trainer(trainer: Trainer, options: HarnessOptions) -> RunOutcome:
     """Train with ``trainer`` (built with :func:`harness_callbacks`), resuming if ``options.resume``.
 
     Incomplete checkpoints (a run killed mid-save) are removed first, so neither this run nor HF's rotation
-    ever sees them.
+    ever sees them; a complete one whose files changed since it was saved is set aside (``.damaged``).
     """
     resume_from = None
     if options.resume:
         if trainer.args.should_save:
             discard_incomplete_checkpoints(options.output_dir)
+            set_aside_damaged(options.output_dir)
         trainer.accelerator.wait_for_everyone()
         found = last_complete_checkpoint(options.output_dir)
         resume_from = str(found) if found is not None else None

@@ -21,8 +21,9 @@ from helixmoe.errors import ConfigError
 from helixmoe.models.layout import SystemLayout, save_system_skeleton
 from helixmoe.training.checkpoints import write_json_atomic
 from helixmoe.training.context import StageContext, process_state
+from helixmoe.training.guard import check_rewrite
 from helixmoe.training.metrics import plot_curves
-from helixmoe.training.stages import check_inputs, run_stages
+from helixmoe.training.stages import check_inputs, check_stages, run_stages
 
 __all__ = ["merge_summary", "train_system"]
 
@@ -94,6 +95,7 @@ def train_system(
         experts=list(experts) if experts else None,
     )
     check_inputs(ctx, stages)
+    check_rewrite(ctx, check_stages(stages))
     state = process_state()
     if state.is_main_process:
         save_system_skeleton(root, config)

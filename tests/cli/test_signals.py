@@ -1,0 +1,47 @@
+"""Stopping the CLI with SIGTERM or Ctrl-C says so and leaves no half-written or temp file behind."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _start_corpus_build(out: Path) -> subprocess.Popen[str]:
+    # big enough to still be writing splits when the signal comes (several seconds on 2 cores)
+    command = [sys.executable, "-m", "helixmoe", "corpus", "build", "-o", str(out), "-n", "400000"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_a_temp_file(out: Path, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir()):
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the build ended before writing: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("no temp file appeared")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGTERM, 128 + signal.SIGTERM, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_a_stopped_corpus_build_removes_its_temp_file(
+    tmp_path: Path, signum: int, code: int, word: str
+) -> None:
+    out = tmp_path / "corpus"
+    process = _start_corpus_build(out)
+    _wait_for_a_temp_file(out, process)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert word in err and "Traceback" not in err
+    leftovers = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
