@@ -1,4 +1,5 @@
-"""Atomic file writes: a file appears whole at its path, or not at all (pure Python, layer 0).
+"""Atomic file writes: a file appears whole at its path, or not at all (pure Python, layer 0); and the
+JSON read that matches them.
 
 Everything Helix MoE writes (configs, corpora, router weights, reports, checkpoint manifests) goes
 through a temp file in the same directory and ``os.replace``, so a killed process never leaves half a
@@ -18,7 +19,7 @@ from typing import Any
 
 from helixmoe.errors import DataError
 
-__all__ = ["atomic_path", "atomic_target", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_path", "atomic_target", "read_json", "write_json_atomic", "write_text_atomic"]
 
 
 def atomic_target(path: str | os.PathLike[str]) -> Path:
@@ -68,3 +69,18 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_options: A
     """Write ``data`` as JSON to ``path`` atomically (``json.dumps`` options; default: UTF-8, indent 1)."""
     options = {"ensure_ascii": False, "indent": 1, **dump_options}
     return write_text_atomic(path, json.dumps(data, **options))
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON value in the file at ``path`` (UTF-8).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is not UTF-8 JSON, or nested too deeply for the parser (a hand-edited or hostile
+            file: ``json`` would end in a ``RecursionError``); the message names the file.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to read") from None

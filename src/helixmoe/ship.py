@@ -21,7 +21,6 @@ inside functions: ``helixmoe demo`` can check its options and config before payi
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helixmoe.atomic import read_json
 from helixmoe.config import SystemConfig, save_config
 from helixmoe.demo_plan import (
     DEMO_TARGET_S,
@@ -175,9 +175,7 @@ def train_and_evaluate(
 def _training_wall_s(root: Path) -> float:
     """The training wall time recorded so far in ``root`` (0 when none)."""
     try:
-        wall = json.loads((root / "reports" / "training_summary.json").read_text(encoding="utf-8"))[
-            "wall_time_s"
-        ]
+        wall = read_json(root / "reports" / "training_summary.json")["wall_time_s"]
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0
     return float(wall) if isinstance(wall, (int, float)) else 0.0

@@ -120,3 +120,47 @@ def test_hand_edited_router_files_fail_at_load_naming_the_file(tmp_path: Path) -
         with pytest.raises(SystemLoadError, match=message):
             load_router(root)
     assert load_router(default_system_path() / "router").kind == "cascade"
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "router/router.json",
+        "router/first/router.json",
+        "experts/ascii/expert.json",
+        "experts/ascii/adapter_config.json",
+        "base/config.json",
+        "tokenizer/tokenizer.json",
+        "tokenizer/tokenizer_config.json",
+    ],
+)
+def test_a_system_file_nested_too_deeply_fails_at_load_naming_it(tmp_path: Path, file: str) -> None:
+    """Every JSON file of a system directory is read before a library parses it: 100 000 nested brackets
+    are one SystemLoadError that names the file (were RecursionError tracebacks)."""
+    import shutil
+
+    from helixmoe.errors import SystemLoadError
+    from helixmoe.system import HelixMoE, default_system_path
+
+    root = tmp_path / "system"
+    shutil.copytree(default_system_path(), root)
+    (root / file).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SystemLoadError, match=Path(file).name.replace(".", r"\.")):
+        HelixMoE.load(root)
+
+
+def test_a_tokenizer_without_its_config_is_refused(tmp_path: Path) -> None:
+    """Without tokenizer_config.json the tokenizer loads with no EOS, and every answer ran to the token cap
+    as garbage: refused at load instead."""
+    import shutil
+
+    from helixmoe.errors import SystemLoadError
+    from helixmoe.models.tokenizer import load_tokenizer
+    from helixmoe.system import default_system_path
+
+    root = tmp_path / "tokenizer"
+    shutil.copytree(default_system_path() / "tokenizer", root)
+    assert load_tokenizer(root).eos_token is not None
+    (root / "tokenizer_config.json").unlink()
+    with pytest.raises(SystemLoadError, match="no end-of-sequence token"):
+        load_tokenizer(root)

@@ -91,6 +91,8 @@ def test_an_expert_change_concerns_that_expert_only(trained: Path) -> None:
 def test_retraining_the_tokenizer_under_a_trained_base_is_refused(trained: Path) -> None:
     with pytest.raises(ConfigError, match=r"base: the tokenizer stage retrains the saved tokenizer"):
         _check(trained, _config(), ["tokenizer"])
+    with pytest.raises(ConfigError, match=r"expert ascii: the base stage retrains the saved base"):
+        _check(trained, _config(), ["base"])
     _check(trained, _config(), ["tokenizer", "base", "experts"])
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from helixmoe import tasks
-from helixmoe.atomic import atomic_target
+from helixmoe.atomic import atomic_target, read_json
 from helixmoe.errors import DataError
 from helixmoe.tasks.corpus import corpus_files, iter_corpus, write_corpus
 from helixmoe.tasks.formats import EXPORT_FORMATS
@@ -55,7 +55,7 @@ def build(
     start = time.perf_counter()
     paths = tasks.build_corpus(out, size, seed, _families(families))
     elapsed = time.perf_counter() - start
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_json(out / "manifest.json")
     for split, path in paths.items():
         typer.echo(f"{split:>5}: {manifest['splits'][split]:>9} examples  {path}")
     typer.echo(f"built {size} examples in {elapsed:.1f} s ({size / max(elapsed, 1e-9):.0f} examples/s)")

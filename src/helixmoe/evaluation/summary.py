@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helixmoe.atomic import read_json
 from helixmoe.evaluation.metrics import Tally, accuracy, attribute_errors, confusion_matrix, latency_summary
 from helixmoe.evaluation.report import Report
 from helixmoe.evaluation.resources import system_sizes, token_counter
@@ -227,7 +228,7 @@ def training_figures(root: Any) -> dict[str, Any]:
     summary = root / "reports" / "training_summary.json"
     if summary.is_file():
         try:
-            data = json.loads(summary.read_text(encoding="utf-8"))
+            data = read_json(summary)
             out["wall_time_s"] = data.get("wall_time_s")
             out["time_budget_s"] = data.get("time_budget_s")
         except (OSError, ValueError) as err:

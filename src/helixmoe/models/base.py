@@ -19,7 +19,6 @@ Public API::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
+from helixmoe.atomic import read_json
 from helixmoe.config.model import SIZE_SHAPES, BaseModelConfig, shape_problem
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.layout import atomic_dir
@@ -156,7 +156,7 @@ def _check_model_dir(path: Path) -> None:
     if not path.is_dir():
         raise SystemLoadError(f"{path}: base model directory not found")
     try:
-        json.loads((path / "config.json").read_text(encoding="utf-8"))
+        read_json(path / "config.json")
     except (OSError, ValueError) as err:
         raise SystemLoadError(f"{path}: no readable config.json in the base model directory ({err})") from err
     if not any(path.glob("*.safetensors")) and not (path / "model.safetensors.index.json").is_file():

@@ -40,6 +40,7 @@ from peft import PeftModel, get_peft_model
 from safetensors import SafetensorError
 from transformers import GenerationConfig, PreTrainedModel
 
+from helixmoe.atomic import read_json
 from helixmoe.config.model import LoRAConfig
 from helixmoe.config.system import EXPERT_NAME_RE
 from helixmoe.errors import ConfigError, SystemLoadError
@@ -364,8 +365,8 @@ class ExpertPool:
         if not (path / ADAPTER_WEIGHTS).is_file():
             raise SystemLoadError(f"{path}: expert {name!r} has no {ADAPTER_WEIGHTS}")
         try:
-            json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-            info = json.loads((path / EXPERT_META).read_text(encoding="utf-8"))
+            read_json(path / ADAPTER_CONFIG)
+            info = read_json(path / EXPERT_META)
         except (OSError, ValueError) as err:
             raise SystemLoadError(
                 f"{path}: expert {name!r} has a missing or unreadable JSON file: {err}"

@@ -25,7 +25,6 @@ Public API::
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from helixmoe.atomic import read_json
 from helixmoe.config import SystemConfig, load_config, save_config
 from helixmoe.errors import SystemLoadError
 
@@ -161,7 +161,7 @@ def read_system_config(root: str | os.PathLike[str]) -> SystemConfig:
 
 def _json_problem(path: Path) -> str | None:
     try:
-        json.loads(path.read_text(encoding="utf-8"))
+        read_json(path)
     except FileNotFoundError:
         return f"{path}: missing"
     except (OSError, ValueError) as err:

@@ -33,6 +33,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from helixmoe.atomic import read_json
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.models.layout import atomic_dir
 from helixmoe.models.template import ASSISTANT, EOS, PAD, SPECIAL_TOKENS, UNK, USER
@@ -181,6 +182,9 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerBase, directory: str | os.PathL
     return Path(directory)
 
 
+_JSON_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+
+
 def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
     """Load a tokenizer from a local HF directory (ours or a base model's); never downloads.
 
@@ -192,10 +196,21 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerBase
     path = Path(directory)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise SystemLoadError(f"{path}: no tokenizer here (expected tokenizer.json or tokenizer_config.json)")
+    for name in _JSON_FILES:  # read by libraries that end a hand-broken file in a traceback
+        if (path / name).is_file():
+            try:
+                read_json(path / name)
+            except (OSError, ValueError) as err:
+                raise SystemLoadError(f"{path / name}: cannot read the tokenizer file: {err}") from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as err:
         raise SystemLoadError(f"{path}: cannot load tokenizer: {err}") from err
+    if tokenizer.eos_token is None:
+        # generation stops at EOS: without one every answer runs to the token cap (and pads with nothing)
+        raise SystemLoadError(
+            f"{path}: the tokenizer has no end-of-sequence token (is its tokenizer_config.json missing?)"
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

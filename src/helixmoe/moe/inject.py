@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from helixmoe.atomic import atomic_path
+from helixmoe.atomic import atomic_path, read_json
 from helixmoe.config.moe import MoEConfig
 from helixmoe.errors import ConfigError, SystemLoadError
 from helixmoe.moe.experts import LoRAExpertBank
@@ -215,7 +215,7 @@ def read_moe_config(directory: str | os.PathLike[str]) -> tuple[MoEConfig, dict[
     """
     path = Path(directory) / CONFIG_NAME
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json(path)
         return MoEConfig(**meta["config"]), meta
     except FileNotFoundError as err:
         raise SystemLoadError(f"{path}: missing MoE config") from err

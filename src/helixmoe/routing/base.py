@@ -7,13 +7,12 @@ a class that has ``route``/``save``/``load`` plus one :func:`register_router` li
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from helixmoe.atomic import write_json_atomic
+from helixmoe.atomic import read_json, write_json_atomic
 from helixmoe.errors import ConfigError, SystemLoadError
 
 __all__ = [
@@ -97,7 +96,7 @@ def load_router(directory: str | Path, **parts: Any) -> Any:
     """
     path = Path(directory) / "router.json"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json(path)
         kind = meta["kind"]
     except FileNotFoundError:
         raise SystemLoadError(

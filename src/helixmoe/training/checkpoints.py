@@ -27,7 +27,6 @@ Owns what HF ``Trainer`` (transformers 5.x) does not guarantee about checkpoints
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -35,6 +34,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from helixmoe.atomic import read_json
 from helixmoe.atomic import write_json_atomic as write_json
 
 __all__ = [
@@ -81,7 +81,7 @@ def is_complete_checkpoint(checkpoint_dir: str | os.PathLike[str]) -> bool:
     """True iff ``checkpoint_dir`` has a readable manifest and every file it lists exists with its size."""
     checkpoint_dir = Path(checkpoint_dir)
     try:
-        manifest = json.loads((checkpoint_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        manifest = read_json(checkpoint_dir / MANIFEST_NAME)
         files = manifest["files"]
         return bool(files) and all(
             (checkpoint_dir / name).stat().st_size == size for name, size in files.items()
@@ -96,7 +96,7 @@ def damaged_files(checkpoint_dir: str | os.PathLike[str]) -> list[str]:
     digests were recorded are trusted on their sizes."""
     checkpoint_dir = Path(checkpoint_dir)
     try:
-        digests = json.loads((checkpoint_dir / MANIFEST_NAME).read_text(encoding="utf-8")).get("sha256", {})
+        digests = read_json(checkpoint_dir / MANIFEST_NAME).get("sha256", {})
         return [name for name, digest in digests.items() if _digest(checkpoint_dir / name) != digest]
     except (OSError, ValueError, AttributeError) as err:
         return [f"{MANIFEST_NAME} ({err})"]

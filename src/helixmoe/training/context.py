@@ -8,7 +8,6 @@ the metric sinks every phase appends to (``reports/training_metrics.jsonl``, ``r
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from accelerate import PartialState
 
+from helixmoe.atomic import read_json
 from helixmoe.config import SystemConfig
 from helixmoe.models.layout import SystemLayout
 from helixmoe.training.checkpoints import write_json_atomic
@@ -116,7 +116,7 @@ class StageContext:
 
     def _state(self) -> dict[str, Any]:
         try:
-            data = json.loads(self._state_file().read_text(encoding="utf-8"))
+            data = read_json(self._state_file())
             return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}

@@ -9,13 +9,13 @@ wall-clock budget.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from helixmoe.atomic import read_json
 from helixmoe.config import SystemConfig
 from helixmoe.errors import ConfigError
 from helixmoe.models.layout import SystemLayout, save_system_skeleton
@@ -37,7 +37,7 @@ def merge_summary(path: Path, summary: dict[str, Any], *, resume: bool) -> dict[
     earlier summary; with ``resume`` the wall time adds up over the invocations (the training's total).
     """
     try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
+        earlier = read_json(path)
     except (OSError, ValueError):
         return summary
     if not isinstance(earlier, dict) or not isinstance(earlier.get("stages"), dict):
