@@ -53,6 +53,14 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated(128 + signum)
 
 
+def _os_error(err: OSError) -> str:
+    """``PATH: reason`` (``[Errno 20] Not a directory: 'PATH'`` reads like a crash, not like a user's path)."""
+    if err.filename is None or not err.strerror:
+        return str(err)
+    where = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else str(err.filename)
+    return f"{where}: {err.strerror}"
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into a message and exit code 1."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -65,8 +73,8 @@ def main() -> None:
     except (HLXError, HelixMoEError) as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(1)
-    except OSError as err:  # a path the user gave that cannot be written or read (the message names it)
-        typer.echo(f"error: {err}", err=True)
+    except OSError as err:  # a path the user gave that cannot be written or read
+        typer.echo(f"error: {_os_error(err)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
