@@ -152,7 +152,7 @@ def test_ngrams_are_scikit_learns(block: int, ngram_range: tuple[int, int]) -> N
 
     params = dict(_BLOCKS[block][1], ngram_range=ngram_range)
     reference = _vectorizer({k: v for k, v in params.items() if k != "max_features"}).build_analyzer()
-    ours = _Block(params, {}, np.zeros(0, dtype=np.float32), 0)
+    ours = _Block(params, {}, 0)
     assert ours.analyze is not reference
     texts = [normalise(e.prompt) for e in tasks.generate(200, seed=8, split="ood")]
     texts += ["", " ", "a", "ab  c\t\td\u00a0e\u2028f\u3000g", "İİ ß Σσς", "🜊14🜁0 42🜂", "abcdefgh " * 3]

@@ -108,7 +108,8 @@ _OWN_ANALYZER_KEYS = {"analyzer", "ngram_range", "lowercase", "max_features", "t
 
 
 class _Block:
-    """One feature block at inference: analyzer, vocabulary, idf and its column offset.
+    """One feature block at inference: analyzer, vocabulary and its column offset (the router keeps the idf
+    of all blocks in one array).
 
     The lower-casing ``char_wb`` and ``word`` analyzers of the built-in blocks are reproduced here (same
     n-grams in the same order as scikit-learn's: :meth:`grams`, and a test compares them), so serving never
@@ -120,9 +121,8 @@ class _Block:
 
     _WORDS_KEPT = 1 << 14  # words whose columns are kept (a few MB); the cache starts over when full
 
-    def __init__(self, params: dict[str, Any], vocab: dict[str, int], idf: np.ndarray, offset: int) -> None:
+    def __init__(self, params: dict[str, Any], vocab: dict[str, int], offset: int) -> None:
         self.vocab = vocab
-        self.idf = idf
         self.offset = offset
         self._words: dict[str, np.ndarray] = {}
         self._ngram: tuple[int, int] | None = None  # set: the cached char_wb path
@@ -206,8 +206,8 @@ class ClassifierRouter:
         self._specs = blocks
         offset = 0
         self._blocks: list[_Block] = []
-        for params, vocab, idf in blocks:
-            self._blocks.append(_Block(params, vocab, idf, offset))
+        for params, vocab, _ in blocks:
+            self._blocks.append(_Block(params, vocab, offset))
             offset += len(vocab)
         self.coef = np.ascontiguousarray(coef, dtype=np.float32)  # (C, F)
         self._coef_t = np.ascontiguousarray(self.coef.T)  # (F, C): a request's columns are rows here
