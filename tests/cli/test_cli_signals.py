@@ -14,7 +14,15 @@ import pytest
 def _start_corpus_build(out: Path) -> subprocess.Popen[str]:
     # big enough to still be writing splits when the signal comes (several seconds on 2 cores)
     command = [sys.executable, "-m", "helixmoe", "corpus", "build", "-o", str(out), "-n", "400000"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell starts background jobs (make test &, some CI runners) with SIGINT ignored, and Python leaves an
+    # ignored SIGINT ignored: the child gets the default disposition back, as in a terminal.
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for_a_temp_file(out: Path, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
