@@ -104,6 +104,13 @@ def test_bad_corpus_files(tmp_path: Path) -> None:
     missing.write_text(json.dumps({k: v for k, v in good.items() if k != "response"}) + "\n")
     with pytest.raises(DataError, match=r"missing.jsonl:1: missing field\(s\) response"):
         tasks.load_corpus(missing)
+    assert "corpus import" not in _error(tasks.load_corpus, missing)  # a corpus line lacking a field
+    pairs = tmp_path / "pairs.jsonl"  # someone's own prompt/response file: told how to convert it
+    pairs.write_text(json.dumps({"prompt": "a", "response": "b"}) + "\n")
+    with pytest.raises(
+        DataError, match=r"pairs.jsonl:1: missing field.*helixmoe corpus import -i .*pairs.jsonl"
+    ):
+        tasks.load_corpus(pairs)
     typed = tmp_path / "typed.jsonl"
     typed.write_text(json.dumps({**good, "prompt": 3}) + "\n")
     with pytest.raises(DataError, match=r"typed.jsonl:1: field 'prompt' must be a string"):
@@ -133,3 +140,9 @@ def test_stats(small_corpus: Path) -> None:
     assert stats["total"] == 600 and stats["by_split"]["train"] == 510
     assert set(stats["by_expert"]) == set(tasks.EXPERTS)
     assert sum(stats["prompt_chars"]["histogram"].values()) == 600
+
+
+def _error(function, *args) -> str:
+    with pytest.raises(DataError) as err:
+        function(*args)
+    return str(err.value)

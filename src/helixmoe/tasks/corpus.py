@@ -140,7 +140,10 @@ def iter_corpus(path: str | Path) -> Iterator[Example]:
             try:
                 yield Example.from_dict(obj)
             except DataError as err:
-                raise DataError(f"{file}:{line}: {err}") from None
+                hint = ""
+                if isinstance(obj, dict) and "id" not in obj and "family" not in obj:
+                    hint = f" (not a corpus line: convert such a file with `helixmoe corpus import -i {file} -o OUT`)"
+                raise DataError(f"{file}:{line}: {err}{hint}") from None
 
 
 def load_corpus(path: str | Path) -> list[Example]:
