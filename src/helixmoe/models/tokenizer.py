@@ -196,15 +196,18 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerBase
     path = Path(directory)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise SystemLoadError(f"{path}: no tokenizer here (expected tokenizer.json or tokenizer_config.json)")
-    for name in _JSON_FILES:  # read by libraries that end a hand-broken file in a traceback
-        if (path / name).is_file():
-            try:
-                read_json(path / name)
-            except (OSError, ValueError) as err:
-                raise SystemLoadError(f"{path / name}: cannot read the tokenizer file: {err}") from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, RecursionError) as err:
+        # transformers does not say which file it failed on: name the one that is not readable JSON
+        for name in _JSON_FILES:
+            if (path / name).is_file():
+                try:
+                    read_json(path / name)
+                except (OSError, ValueError) as bad:
+                    raise SystemLoadError(f"{path / name}: cannot read the tokenizer file: {bad}") from None
+        if isinstance(err, RecursionError):
+            raise SystemLoadError(f"{path}: cannot load tokenizer: nested too deeply") from None
         raise SystemLoadError(f"{path}: cannot load tokenizer: {err}") from err
     if tokenizer.eos_token is None:
         # generation stops at EOS: without one every answer runs to the token cap (and pads with nothing)

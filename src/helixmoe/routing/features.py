@@ -50,7 +50,10 @@ def mentions(text: str) -> list[str]:
     word (no letter, digit, ``_`` or ``-`` on either side), compared in lower case. Only the places where a
     name's first word occurs are looked at (``str.find``): one regular expression of all the names tried
     every name at every character and was a fifth of a routing decision on long requests."""
-    lower = text.lower()
+    return _mentions(text.lower())
+
+
+def _mentions(lower: str) -> list[str]:
     starts = set()
     for first in _BY_FIRST:
         at = lower.find(first)
@@ -91,7 +94,8 @@ def normalise(text: str) -> str:
         pos = found.end
     parts.append(head[pos:])
     body = "".join(parts) + tail
-    mentioned = mentions(body)
+    lower = body.lower()
+    mentioned = _mentions(lower)
     src = sources[-1] if sources else None
     targets = [n for n in mentioned if n != src]
     tags = [f"hlxsrc_{_tag(src) if src else 'none'}", f"hlxtargets_{min(len(targets), 3)}"]
@@ -99,7 +103,6 @@ def normalise(text: str) -> str:
     tags += [f"hlxpair_{_tag(src) if src else 'none'}_{_tag(t)}" for t in targets]
     if src in mentioned:
         tags.append("hlxsrcnamed")
-    lower = body.lower()
     if ("form" in lower or "notation" in lower) and _ALL_RE.search(body):
         tags.append("hlxallnotations")
     return _DIGITS.sub("7", body) + " " + " ".join(tags)

@@ -56,14 +56,14 @@ class AtomicWriter:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._target = atomic_path(path)
+        self.path = atomic_target(path)
+        self._target = atomic_path(self.path)
         tmp = self._target.__enter__()
         try:
             self._handle = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in __exit__)
         except BaseException:
             self._target.__exit__(*sys.exc_info())
             raise
-        self.path = atomic_target(path)
         self.count = 0
 
     def write_line(self, line: str) -> None:

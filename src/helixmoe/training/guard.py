@@ -39,20 +39,21 @@ def _changes(old: Any, new: Any, fields: Sequence[str], prefix: str) -> list[str
     ]
 
 
-def _trained(ctx: StageContext) -> dict[str, list[str]]:
-    """The trained artifacts ``ctx``'s directory holds: ``{"tokenizer": [...], "base": [...], "experts":
-    [names]}``, only the keys it has."""
+def _trained(ctx: StageContext) -> tuple[set[str], list[str]]:
+    """The stages whose trained artifact ``ctx``'s directory holds (``tokenizer``, ``base``, ``experts``) and
+    the names of its trained experts."""
     layout = ctx.layout
-    held: dict[str, list[str]] = {}
+    experts = (
+        sorted(p.parent.name for p in layout.experts_dir.glob(f"*/{ADAPTER_WEIGHTS}"))
+        if layout.experts_dir.is_dir()
+        else []
+    )
+    held = {"experts"} if experts else set()
     if (layout.tokenizer_dir / "tokenizer.json").is_file():
-        held["tokenizer"] = ["tokenizer"]
+        held.add("tokenizer")
     if (layout.base_dir / "config.json").is_file():
-        held["base"] = ["base"]
-    if layout.experts_dir.is_dir():
-        names = sorted(p.parent.name for p in layout.experts_dir.glob(f"*/{ADAPTER_WEIGHTS}"))
-        if names:
-            held["experts"] = names
-    return held
+        held.add("base")
+    return held, experts
 
 
 def _rebuilds(ctx: StageContext, wanted: Sequence[str], stage: str, expert: str | None = None) -> bool:
@@ -76,7 +77,7 @@ def check_rewrite(ctx: StageContext, wanted: Sequence[str]) -> None:
     Raises:
         ConfigError: what changed, which saved weights it concerns, and how to proceed.
     """
-    held = _trained(ctx)
+    held, trained_experts = _trained(ctx)
     if not held:
         return
     root, new = ctx.layout.root, ctx.config
@@ -103,7 +104,7 @@ def check_rewrite(ctx: StageContext, wanted: Sequence[str]) -> None:
     for stage in ("tokenizer", "base"):
         if stage in held and why[stage] and not _rebuilds(ctx, wanted, stage):
             stale.append(f"{stage}: {'; '.join(why[stage])}")
-    for name in held.get("experts", ()):
+    for name in trained_experts:
         reasons = list(why["experts"])
         if old is not None and name in old.experts and name in new.experts:
             reasons += _changes(old.experts[name], new.experts[name], _EXPERT_FIELDS, f"experts.{name}")
