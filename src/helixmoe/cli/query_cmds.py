@@ -78,6 +78,20 @@ def _load(
     )
 
 
+def _load_router(system: Optional[Path], router: Optional[str]) -> Any:
+    """The system's serving router alone: its models are loaded only if a coordinator stage is asked."""
+    from helixmoe.cli.imports import leave_out_unused_libraries
+    from helixmoe.cli.quiet import quiet_model_loading
+    from helixmoe.routing import ROUTERS
+    from helixmoe.system import default_system_path, load_system_router
+
+    if router is not None and router not in ROUTERS:
+        raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
+    leave_out_unused_libraries(system if system is not None else default_system_path())
+    quiet_model_loading()
+    return load_system_router(system, router=router)
+
+
 def _request(text: str) -> str:
     """The request a command was given (``-``: all of stdin), refused before the (slow) load when no
     expert could answer it."""
@@ -127,7 +141,7 @@ def route(
 ) -> None:
     """Show which expert would answer a request, and how sure the router is."""
     text = _request(text)
-    decision = _load(system, router).route(text)
+    decision = _load_router(system, router).route(text)
     if as_json:
         typer.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
         return
