@@ -237,3 +237,49 @@ def test_a_bytes_error_keeps_its_position_and_text_after_the_source_changes() ->
     text = str(err)
     assert text.startswith("lc-b: ") and "50 ff ff" in text and "(at byte " in text
     assert err.line == 1 and err.column == err.offset + 1
+
+
+_DUMP = "60 00 02 12 01 00 00 00 12 02 00 00 00"  # LC-B hex of [1, 2], spaced into byte words
+
+
+@pytest.mark.parametrize("scalars", [False, True])
+@pytest.mark.parametrize(
+    ("prompt", "text"),
+    [
+        (f"Translate this LC-B hex to HLXL: {_DUMP}", _DUMP),
+        (f"the dump {_DUMP} came from a socket", _DUMP),
+        (f"Canonicalise 0x{_DUMP}, please", f"0x{_DUMP}"),
+        (f"Check this LC-B bytes: {_DUMP.upper()}", _DUMP.upper()),
+    ],
+)
+def test_a_spaced_hex_dump_is_one_value(prompt: str, text: str, scalars: bool) -> None:
+    """A hex dump spaced into byte words is the one LC-B value it spells, not a number per word (the routers
+    saw dozens of HLXL scalars in such a request, and verification found nothing to check the answer by)."""
+    found = hlx.find_values(prompt, scalars=scalars)
+    assert [(f.notation, f.text) for f in found] == [("lc-b-hex", text)]
+    assert found[0].value == [1, 2] and prompt[found[0].start : found[0].end] == text
+
+
+def test_a_spaced_run_that_is_no_value_is_read_word_by_word() -> None:
+    prompt = "the bytes 60 00 05 12 are truncated"  # an array of five elements holding one byte
+    assert hlx.find_values(prompt) == []
+    assert [f.text for f in hlx.find_values(prompt, scalars=True)] == ["60", "00", "05", "12"]
+    assert [f.value for f in hlx.find_values("the years 10 20 30", scalars=True)] == [10, 20, 30]
+
+
+def test_a_long_spaced_run_is_parsed_whole_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linear time: a run that fails to parse is not parsed again from each of its words."""
+    import importlib
+
+    module = importlib.import_module("helixmoe.hlx.detect")
+    calls = []
+    real = module.loads
+
+    def counting(text: str, notation: str, *args: object, **kwargs: object) -> object:
+        calls.append(len(text))
+        return real(text, notation, *args, **kwargs)
+
+    monkeypatch.setattr(module, "loads", counting)
+    run = " ".join(["60", "ff", "ff"] + ["12"] * 3000)  # claims 65 535 elements, holds 3 000 bytes
+    assert hlx.find_values(f"dump: {run} end") == []
+    assert sum(n > 100 for n in calls) == 1  # the whole run once; its words are short

@@ -132,6 +132,13 @@ class _Intent:
         ("Convert to LC-R: [1]", "lc-r", "🜃1🜄"),
         # one reading only: names do not matter
         ("Turn the LC-B text [true] into runes", "lc-r", "🜃⊤🜄"),
+        # a hex dump spaced into byte words is one value (it was not found at all: nothing was checked)
+        ("Translate this LC-B hex to HLXL: 60 00 02 12 01 00 00 00 12 02 00 00 00", "hlxl", "[1, 2]"),
+        (
+            "Canonicalise this hex-encoded LC-B: 60 00 02 12 01 00 00 00 12 02 00 00 00",
+            "lc-b-hex",
+            "60000212010000001202000000",
+        ),
     ],
 )
 def test_verification_reads_the_value_in_the_notation_the_request_names(

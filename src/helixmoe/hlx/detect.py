@@ -112,8 +112,9 @@ def find_values(text: str, *, scalars: bool = False) -> list[FoundValue]:
     """Locate the HLX values embedded in free text, in order of appearance.
 
     Code spans (```` ``` ```` fences and `` `inline` ``) are read first and may hold any value. Outside them
-    the scanner keeps structured values, strings, bytes, handles and LC-B hex runs; bare numbers and
-    keywords only with ``scalars=True`` (English is full of numbers that are not meant as values).
+    the scanner keeps structured values, strings, bytes, handles and LC-B hex runs (also spaced into byte
+    words, ``50 00 0e 00``, when the whole run parses); bare numbers and keywords only with ``scalars=True``
+    (English is full of numbers that are not meant as values).
 
     Args:
         text: free text, e.g. a user prompt.
@@ -167,13 +168,21 @@ def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
     out: list[FoundValue] = []
     region = text[:stop]
     starts = _STARTS[scalars]
+    runs_from = pos  # a spaced hex run is read whole from its first word only (linear time on long runs)
     while pos < stop:
         # skip to the next place a value may start (routing scans every request: this is most of its time)
         jump = starts.search(region, pos)
         if jump is None:
             break
         pos = jump.start()
-        hit = _value_at(region, pos, scalars)
+        hit: FoundValue | int | None = None
+        if pos >= runs_from:
+            run = _SPACED_HEX_RE.match(region, pos)
+            if run is not None and " " in run.group():
+                runs_from = run.end()
+                hit = _spaced_hex(run)
+        if hit is None:
+            hit = _value_at(region, pos, scalars)
         if isinstance(hit, FoundValue):
             out.append(hit)
             pos = hit.end
@@ -182,6 +191,18 @@ def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
             # deep input costs linear time (a value nested inside such a chain is not reported).
             pos = max(pos + 1, hit or 0)
     return out
+
+
+def _spaced_hex(run: re.Match[str]) -> FoundValue | None:
+    """An LC-B hex dump written as spaced byte words (``70 04 05 63 ...``, :data:`_SPACED_HEX_RE`) as the
+    one value it is, when the whole run parses; else ``None`` (its words are then read one by one, as any
+    other short word). Before, the scan took each byte word for its own number (``60``, ``00``, ...): the
+    routers saw dozens of HLXL scalars, and verification found no value to check the answer against."""
+    try:
+        value = loads(run.group(), "lc-b-hex")
+    except HLXError:
+        return None
+    return FoundValue(value, "lc-b-hex", run.start(), run.end(), run.group())
 
 
 def _candidates(text: str, pos: int, scalars: bool) -> tuple[str, ...]:
