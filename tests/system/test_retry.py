@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from helixmoe import hlx
 from helixmoe.system import HelixMoE
 from helixmoe.system.retry import alternatives, least_sure
 
@@ -156,3 +157,86 @@ def test_a_value_the_request_leaves_ambiguous_is_not_checked() -> None:
 
     check = Verifier(_Intent("lc-r")).check("Is [[1]] HLXL or LC-B? Write it in runes")
     assert check.target == "lc-r" and not check.checkable and check.oracle_answer() is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "task", "expected"),
+    [
+        ("Give me HLXL and LC-R for [1, 2]", "multi:hlxl,lc-r", "HLXL: [1, 2]\nLC-R: 🜃1, 2🜄"),
+        (
+            "Show `{C:14,0=42}` as HLXL, LC-T, LC-R and LC-B",
+            "multi:hlxl,lc-t,lc-r,lc-b-text",
+            "HLXL: {14: {@0: 42}}\nLC-T: {C:14,0=42}\nLC-R: 🜊14🜁0 42🜂\nLC-B: [14|0:0x2a]",
+        ),
+    ],
+)
+def test_a_multi_format_answer_is_checked_line_by_line(request_text: str, task: str, expected: str) -> None:
+    """Multi-format requests were never checked (a wrong line came back ``verified: None``): the task label
+    names the notations, in answer order, and the oracle writes the lines the task family's reference has."""
+    from helixmoe.system.verify import Verifier
+
+    check = Verifier(_Intent(task)).check(request_text)
+    assert check.checkable and check.target is None  # no one-notation grammar for the whole answer
+    assert check.oracle_answer() == expected and check.verify(expected + "\n")
+    assert not check.verify(expected.rsplit("\n", 1)[0])  # a line missing
+    assert not check.verify(expected.replace("2", "3"))
+
+
+@pytest.mark.parametrize("task", ["multi:", "multi:hlxl,hlxl", "multi:hlxl,lc-b-hex", "multi:runes"])
+def test_a_multi_label_naming_no_answer_lines_is_not_checked(task: str) -> None:
+    from helixmoe.system.verify import Verifier
+
+    check = Verifier(_Intent(task)).check("Give me HLXL and LC-R for [1, 2]")
+    assert not check.checkable and check.oracle_answer() is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "task", "expected"),
+    [
+        ("HLXL, LC-T, LC-R and LC-B for [1], please", "multi:hlxl,lc-t,lc-r,lc-b-text", "[1]"),
+        ("provide LC-R and LC-B for this value: \n```\n[{}]\n```", "multi:lc-r,lc-b-text", "[{}]"),
+        ("LC-B text [{}] as HLXL and LC-R", "multi:hlxl,lc-r", "{}"),
+    ],
+)
+def test_a_multi_format_answer_names_its_lines_not_its_source(
+    request_text: str, task: str, expected: str
+) -> None:
+    """``[1]`` is an HLXL list and the LC-B text contract 1, ``[{}]`` a list and the LC-B text of ``{}``: the
+    notations a multi-format request lists are its answer lines, not the source, so the HLXL reading stands
+    unless the request names another source (a correct answer to the second request was flagged wrong)."""
+    from helixmoe.system.verify import Verifier
+
+    check = Verifier(_Intent(task)).check(request_text)
+    assert check.checkable and hlx.equal(check.value, hlx.loads(expected, "hlxl"))
+
+
+def test_retry_branches_a_multi_format_answer_without_decoding_it_again() -> None:
+    """An answer with no grammar (multi-format) is not decoded a second time the same way before the search;
+    an alternative that verifies replaces it as the model's own (``retry``)."""
+    from helixmoe.routing import RouteDecision
+    from helixmoe.system.answer import Answer
+    from helixmoe.system.retry import retry_failed
+    from helixmoe.system.verify import Check
+
+    right = "HLXL: [1]\nLC-T: [1]"
+    check = Check(None, [1], True, task="multi:hlxl,lc-t", listing=("hlxl", "lc-t"))
+    route = RouteDecision("coordinator", 1.0, {"coordinator": 1.0}, "fake")
+    answers = [Answer(text="HLXL: [1]\nLC-T: [2]", expert="coordinator", route=route, model_text="x")]
+    answers[0].verified = False
+    texts = {(5, 6): "HLXL: [1]\nLC-T: [2]", (5, 7, 99): right}
+    calls: list[list[list[int]]] = []
+
+    def regenerate(rows: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
+        calls.append(forced)
+        if observe is not None:  # the re-read: the runner-up 7 at step 1
+            for t in range(len(forced[0])):
+                observe([0], _scores(forced[0][t], 7 if t == 1 else None, 0.5)[None])
+            return [forced[0][:-1]]
+        return [[*f, 99] for f in forced]
+
+    def to_text(rows: Any) -> list[str]:
+        return [texts.get(tuple(r), "?") for r in rows]
+
+    retry_failed(answers, [check], [0], regenerate, to_text, EOS, 2, [[5, 6]], False)
+    assert [f for f in calls[0]] == [[5, 6, EOS]]  # straight to the re-read: no second free decode
+    assert answers[0].text == right and answers[0].verified and answers[0].fallback_used == "retry"

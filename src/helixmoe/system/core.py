@@ -298,7 +298,7 @@ class HelixMoE:
             for o, e, r, c, h in zip(outputs, chosen, routes, checks, hints)
         ]
         if policy != "off":
-            self._verify(texts, answers, checks, policy, batch_size, ids if use_grammar else None)
+            self._verify(texts, answers, checks, policy, batch_size, ids, use_grammar)
         t4 = time.perf_counter()
         per_row = 1000.0 / max(1, len(texts))
         for a in answers:
@@ -317,10 +317,11 @@ class HelixMoE:
         checks: list[Check],
         policy: str,
         batch_size: int,
-        grammar_ids: list[list[int]] | None,
+        ids: list[list[int]],
+        under_grammar: bool,
     ) -> None:
         """Check each answer under ``policy``; ``retry``/``oracle`` search the expert's own alternatives for the
-        failed ones (``grammar_ids``: the answers' token ids when they were decoded under the grammar)."""
+        failed ones (``ids``: the answers' token ids, decoded under the grammar when ``under_grammar``)."""
         from helixmoe.system.retry import retry_failed
 
         def regenerate(rows: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
@@ -337,7 +338,15 @@ class HelixMoE:
         def retry(failed: list[int]) -> None:
             eos = self.pool.tokenizer.eos_token_id
             retry_failed(
-                answers, checks, failed, regenerate, self._decode, eos, self.retry_branches, grammar_ids
+                answers,
+                checks,
+                failed,
+                regenerate,
+                self._decode,
+                eos,
+                self.retry_branches,
+                ids,
+                under_grammar,
             )
 
         apply_policy(policy, answers, checks, retry)

@@ -110,12 +110,14 @@ def retry_failed(
     to_text: Callable[[Sequence[list[int]]], list[str]],
     eos: int,
     branches: int,
-    grammar_ids: Sequence[list[int]] | None,
+    ids: Sequence[list[int]],
+    under_grammar: bool,
 ) -> None:
     """Replace each ``failed`` answer with the first of the expert's own alternatives that verifies.
 
-    A free first answer is decoded again under its notation's grammar; what still fails is branched at its least
-    certain steps (:func:`alternatives`, ``branches`` per row).
+    A free first answer is decoded again under its notation's grammar (an answer with no grammar, a
+    multi-format one, keeps its own); what still fails is branched at its least certain steps
+    (:func:`alternatives`, ``branches`` per row).
 
     Args:
         answers: the batch's answers; a replaced one gets ``fallback_used="retry"``.
@@ -125,13 +127,15 @@ def retry_failed(
         to_text: answer texts of token ids.
         eos: the EOS id.
         branches: alternatives per row (0: only the grammar's re-decode of a free answer).
-        grammar_ids: the answers' token ids when they were decoded under the grammar, else ``None``.
+        ids: the batch's answers as token ids.
+        under_grammar: whether they were decoded under their notations' grammars.
     """
-    if grammar_ids is None:  # a free answer: first decode it again under the grammar
-        latest = regenerate(failed, [[] for _ in failed], None)
-        _accept(answers, checks, failed, [[ids] for ids in latest], to_text)
-    else:
-        latest = [grammar_ids[i] for i in failed]
+    latest = {i: ids[i] for i in failed}
+    redo = [] if under_grammar else [i for i in failed if checks[i].target is not None]
+    if redo:  # a free answer: first decode it again under the grammar
+        again = regenerate(redo, [[] for _ in redo], None)
+        latest.update(zip(redo, again, strict=True))
+        _accept(answers, checks, redo, [[row] for row in again], to_text)
     left = [j for j, i in enumerate(failed) if answers[i].verified is False]
     if branches <= 0 or not left:
         return
@@ -140,7 +144,7 @@ def retry_failed(
     def decode(which: list[int], forced: list[list[int]], observe: Any) -> list[list[int]]:
         return regenerate([rows[w] for w in which], forced, observe)
 
-    found = alternatives([latest[j] for j in left], eos, decode, branches)
+    found = alternatives([latest[i] for i in rows], eos, decode, branches)
     _accept(answers, checks, rows, found, to_text)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from helixmoe import hlx
+from helixmoe.tasks.hlx_families import MULTI_ORDER, multi_response
 from helixmoe.tasks.phrasing import NOTATION_NAMES
 
 if TYPE_CHECKING:
@@ -39,14 +40,16 @@ _VALUE_NOTATIONS = frozenset(hlx.TEXT_NOTATIONS)
 class Check:
     """What verification can know about a request before any answer."""
 
-    target: str | None  # the notation the answer must be in, or None when unverifiable
+    target: str | None  # the notation a one-value answer must be in (its grammar's), else None
     value: Any = None  # the request's value (meaningful when ``has_value``)
     has_value: bool = False
     task: str | None = None  # the intent model's task label (whatever its confidence), if there is a model
+    #: the notations of a multi-format answer (``multi:`` tasks), in answer order: one ``NAME: text`` line each
+    listing: tuple[str, ...] = ()
 
     @property
     def checkable(self) -> bool:
-        return self.target is not None and self.has_value
+        return (self.target is not None or bool(self.listing)) and self.has_value
 
     def verify(self, answer: str) -> bool:
         """True when ``answer`` is the canonical text of the request's value in the target notation.
@@ -57,9 +60,12 @@ class Check:
         return expected is not None and answer.strip() == expected
 
     def oracle_answer(self) -> str | None:
-        """The codec's canonical answer, when the request is checkable."""
+        """The codec's canonical answer, when the request is checkable (for a multi-format request, the lines
+        the task family's reference answer has, :func:`helixmoe.tasks.hlx_families.multi_response`)."""
         if not self.checkable:
             return None
+        if self.listing:
+            return multi_response(self.value, list(self.listing))
         out = hlx.dumps(self.value, self.target)  # type: ignore[arg-type]
         return out.hex() if isinstance(out, bytes) else str(out)
 
@@ -81,16 +87,30 @@ class Verifier:
         decision = self.intent.route(request)
         task = str(decision.expert)
         target = task if task in _VALUE_NOTATIONS else None
-        if target is None or decision.confidence < self.min_confidence:
+        listing = _multi_listing(task)
+        if (target is None and not listing) or decision.confidence < self.min_confidence:
             return Check(None, task=task)
         found = hlx.find_values(request)
         if not found:
-            return Check(target, task=task)
+            return Check(target, task=task, listing=listing)
         # the value to convert is the last one mentioned ("... the following LC-B: [[T]]")
-        value = _source_value(request, found[-1], target)
+        value = (
+            _source_value(request, found[-1], set(listing))
+            if listing
+            else _source_value(request, found[-1], {target}, True)
+        )
         if value is _AMBIGUOUS:
-            return Check(target, task=task)
-        return Check(target, value, True, task=task)
+            return Check(target, task=task, listing=listing)
+        return Check(target, value, True, task=task, listing=listing)
+
+
+def _multi_listing(task: str) -> tuple[str, ...]:
+    """The notations of a ``multi:<notations>`` task label (:func:`helixmoe.tasks.task_label`), or ``()``."""
+    kind, _, names = task.partition(":")
+    listing = tuple(names.split(",")) if kind == "multi" and names else ()
+    if len(set(listing)) != len(listing) or not set(listing) <= set(MULTI_ORDER):
+        return ()
+    return listing
 
 
 _AMBIGUOUS = object()
@@ -105,14 +125,19 @@ _NAMED = re.compile(
 )
 
 
-def _source_value(request: str, found: hlx.FoundValue, target: str) -> Any:
+def _source_value(
+    request: str, found: hlx.FoundValue, targets: set[str | None], same_notation: bool = False
+) -> Any:
     """The request's value, read in the notation the request says it is in.
 
     The same text can be two different values: ``[-1.0]`` is the HLXL list ``[-1.0]`` and the LC-B text of
     ``-1.0`` (every LC-B value is wrapped once in brackets); ``600000`` is an integer and LC-B hex. When the text
-    parses to different values in several notations, the notation the request names (other than the target;
-    the target itself for a canonicalisation) decides; when it names none of them, the first reading
-    (:func:`helixmoe.hlx.find_values`: HLXL first) stands; when it names several, the value is ambiguous.
+    parses to different values in several notations, the notation the request names (other than the answer's
+    notations, ``targets``; with ``same_notation``, a one-value answer that may be in its own source notation, a
+    named target itself, as in a canonicalisation) decides; when it names none of them, the first reading
+    (:func:`helixmoe.hlx.find_values`: HLXL first) stands; when it names several, the value is ambiguous. The
+    notations of a multi-format answer are its lines, never a hint of the source: "LC-R and LC-B for ``[{}]``"
+    reads the HLXL list, not the LC-B text of ``{}``.
     """
     readings = [(found.notation, found.value)]
     for name in hlx.TEXT_NOTATIONS:
@@ -128,9 +153,9 @@ def _source_value(request: str, found: hlx.FoundValue, target: str) -> Any:
         return found.value
     outside = request[: found.start] + " " + request[found.end :]
     named = {_NOTATION_OF[m.group(0).lower()] for m in _NAMED.finditer(outside)}
-    candidates = [r for r in readings if r[0] in named and r[0] != target] or [
-        r for r in readings if r[0] in named
-    ]
+    candidates = [r for r in readings if r[0] in named and r[0] not in targets]
+    if not candidates and same_notation:
+        candidates = [r for r in readings if r[0] in named]
     if not candidates:
         return found.value
     return candidates[0][1] if len(candidates) == 1 else _AMBIGUOUS
