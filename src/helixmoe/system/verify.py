@@ -2,8 +2,9 @@
 
 The request's value is found with :func:`helixmoe.hlx.find_values`; the target notation is predicted by
 an *intent* model (the same n-gram classifier as the router, trained on each example's task,
-:func:`helixmoe.tasks.task_label`: a value notation, or ``validate``, ``explain``... for requests with no
-single-value answer). Policies:
+:func:`helixmoe.tasks.task_label`: a value notation, ``multi:<notations>`` for a multi-format answer (one
+``NAME: text`` line per notation), or ``validate``, ``explain``... for requests whose answer the codec cannot
+write). Policies:
 
 * ``off``: no check.
 * ``flag``: check and report ``verified``.
