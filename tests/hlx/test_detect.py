@@ -283,3 +283,8 @@ def test_a_long_spaced_run_is_parsed_whole_once(monkeypatch: pytest.MonkeyPatch)
     run = " ".join(["60", "ff", "ff"] + ["12"] * 3000)  # claims 65 535 elements, holds 3 000 bytes
     assert hlx.find_values(f"dump: {run} end") == []
     assert sum(n > 100 for n in calls) == 1  # the whole run once; its words are short
+
+
+def test_code_spans_are_the_insides_of_fences_and_inline_spans() -> None:
+    text = "see `[1]` and\n```hlxl\n{a: 1}\n```\nthen ``` x ``` but not `a\nb`"
+    assert [text[a:b] for a, b in hlx.code_spans(text)] == ["[1]", "{a: 1}\n", "x "]

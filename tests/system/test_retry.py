@@ -240,3 +240,49 @@ def test_retry_branches_a_multi_format_answer_without_decoding_it_again() -> Non
     retry_failed(answers, [check], [0], regenerate, to_text, EOS, 2, [[5, 6]], False)
     assert [f for f in calls[0]] == [[5, 6, EOS]]  # straight to the re-read: no second free decode
     assert answers[0].text == right and answers[0].verified and answers[0].fallback_used == "retry"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "verdict"),
+    [
+        ("Is this LC-T valid? `{C:14,0=42}`", "valid"),
+        (
+            'Would this bracket form be accepted? `[1000|\'0:"search"]`',
+            "invalid: expected a decimal field index",
+        ),
+        ("Find the problem in this HLXL, if any:\n```hlxl\n[1, 2,]\n```", "invalid: trailing comma"),
+    ],
+)
+def test_a_validation_is_checked_when_the_request_shows_its_text_unmistakably(
+    request_text: str, verdict: str
+) -> None:
+    """The one code span, one notation named outside it: the codec's verdict is the answer (the answer must be
+    exactly ``valid`` or ``invalid: <the codec's message>``, as the task family writes it)."""
+    from helixmoe.system.verify import Verifier
+    from helixmoe.tasks.hlx_checks import validate_answer
+
+    check = Verifier(_Intent("validate")).check(request_text)
+    expected = check.oracle_answer()
+    assert check.checkable and expected is not None and expected.startswith(verdict)
+    assert check.verify(expected) and not check.verify("valid" if expected != "valid" else "invalid: x")
+    body = request_text.split("`")[1] if "```" not in request_text else "[1, 2,]"
+    notation = {"LC-T": "lc-t", "bracket form": "lc-b-text", "HLXL": "hlxl"}
+    named = next(n for name, n in notation.items() if name in request_text.split("`")[0])
+    assert expected == validate_answer(body, named)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Is this LC-T valid? {C:14,0=42}",  # no code span: where the text ends is a guess
+        "Is `{C:14}` or `{C:15}` valid LC-T?",  # two spans
+        "Is this valid? `{C:14,0=42}`",  # no notation named
+        "Is this LC-T or HLXL valid? `{C:14,0=42}`",  # two named
+        "Is this LC-T valid? `  `",  # an empty span
+    ],
+)
+def test_a_validation_the_request_leaves_unclear_is_not_checked(request_text: str) -> None:
+    from helixmoe.system.verify import Verifier
+
+    check = Verifier(_Intent("validate")).check(request_text)
+    assert check.task == "validate" and not check.checkable and check.oracle_answer() is None

@@ -4,7 +4,7 @@ This is the *oracle* of Helix MoE: it generates training data and grades every a
 pure Python and never imports torch. Public API::
 
     loads(data, notation, *, strict=False)   dumps(value, notation)   convert(text, to, *, src=None)
-    detect(text)   find_values(text)   find_value(text, notation)   equal(a, b)   validate(value)
+    detect(text)   find_values(text)   find_value(text, notation)   code_spans(text)   equal(a, b)   validate(value)
     Handle(name)   Contract(id, fields)   HLXError   NOTATIONS
 
 Notations: ``"hlxl"`` (spec §3), ``"lc-t"`` (§4), ``"lc-r"`` (§5), ``"lc-b-text"`` (§6.2), ``"lc-b"``
@@ -12,7 +12,7 @@ Notations: ``"hlxl"`` (spec §3), ``"lc-t"`` (§4), ``"lc-r"`` (§5), ``"lc-b-te
 """
 
 from helixmoe.hlx.api import NOTATIONS, TEXT_NOTATIONS, convert, dumps, loads
-from helixmoe.hlx.detect import FoundValue, detect, find_value, find_values
+from helixmoe.hlx.detect import FoundValue, code_spans, detect, find_value, find_values
 from helixmoe.hlx.errors import HLXError
 from helixmoe.hlx.values import MAX_DEPTH, MAX_SIZE, Contract, Handle, Value, equal, validate
 
@@ -26,6 +26,7 @@ __all__ = [
     "HLXError",
     "Handle",
     "Value",
+    "code_spans",
     "convert",
     "detect",
     "dumps",

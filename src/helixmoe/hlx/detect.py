@@ -17,7 +17,7 @@ from helixmoe.hlx.api import dumps, loads, module_for
 from helixmoe.hlx.errors import HLXError
 from helixmoe.hlx.values import Handle, equal
 
-__all__ = ["FoundValue", "clear_caches", "detect", "find_value", "find_values"]
+__all__ = ["FoundValue", "clear_caches", "code_spans", "detect", "find_value", "find_values"]
 
 _TEXT_ORDER = ("hlxl", "lc-t", "lc-r", "lc-b-text")
 _CODE_RE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)```|`([^`\n]+)`", re.S)
@@ -354,9 +354,7 @@ def find_value(text: str, notation: str | None = None) -> FoundValue | None:
         raise HLXError(
             notation, "find_value searches text notations only (hlxl, lc-t, lc-r, lc-b-text, lc-b-hex)"
         )
-    for m in _CODE_RE.finditer(text):
-        group = 1 if m.group(1) is not None else 2
-        start, end = m.span(group)
+    for start, end in code_spans(text):
         inner = text[start:end]
         body = inner.strip()
         if not body:
@@ -369,6 +367,12 @@ def find_value(text: str, notation: str | None = None) -> FoundValue | None:
         return FoundValue(value, notation, lead, lead + len(body), body)
     hits = _hex_runs(text) if notation == "lc-b-hex" else _notation_values(text, notation)
     return max(hits, key=lambda f: f.end - f.start, default=None)
+
+
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """Where the code spans of ``text`` (```` ``` ```` fences, with or without a language tag, and
+    `` `inline` `` spans) hold their text: ``(start, end)`` of each span's inside, in order."""
+    return [m.span(1 if m.group(1) is not None else 2) for m in _CODE_RE.finditer(text)]
 
 
 def _hex_runs(text: str) -> list[FoundValue]:

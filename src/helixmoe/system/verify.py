@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from helixmoe import hlx
+from helixmoe.tasks.hlx_checks import validate_answer
 from helixmoe.tasks.hlx_families import MULTI_ORDER, multi_response
 from helixmoe.tasks.phrasing import NOTATION_NAMES
 
@@ -47,10 +48,14 @@ class Check:
     task: str | None = None  # the intent model's task label (whatever its confidence), if there is a model
     #: the notations of a multi-format answer (``multi:`` tasks), in answer order: one ``NAME: text`` line each
     listing: tuple[str, ...] = ()
+    #: the codec's answer when it is not a value's text (a ``validate`` verdict), else None
+    verdict: str | None = None
 
     @property
     def checkable(self) -> bool:
-        return (self.target is not None or bool(self.listing)) and self.has_value
+        return self.verdict is not None or (
+            (self.target is not None or bool(self.listing)) and self.has_value
+        )
 
     def verify(self, answer: str) -> bool:
         """True when ``answer`` is the canonical text of the request's value in the target notation.
@@ -65,6 +70,8 @@ class Check:
         the task family's reference answer has, :func:`helixmoe.tasks.hlx_families.multi_response`)."""
         if not self.checkable:
             return None
+        if self.verdict is not None:
+            return self.verdict
         if self.listing:
             return multi_response(self.value, list(self.listing))
         out = hlx.dumps(self.value, self.target)  # type: ignore[arg-type]
@@ -89,6 +96,8 @@ class Verifier:
         task = str(decision.expert)
         target = task if task in _VALUE_NOTATIONS else None
         listing = _multi_listing(task)
+        if task == "validate" and decision.confidence >= self.min_confidence:
+            return Check(None, task=task, verdict=_verdict(request))
         if (target is None and not listing) or decision.confidence < self.min_confidence:
             return Check(None, task=task)
         found = hlx.find_values(request)
@@ -103,6 +112,23 @@ class Verifier:
         if value is _AMBIGUOUS:
             return Check(target, task=task, listing=listing)
         return Check(target, value, True, task=task, listing=listing)
+
+
+def _verdict(request: str) -> str | None:
+    """The codec's verdict (:func:`helixmoe.tasks.hlx_checks.validate_answer`: ``valid`` or ``invalid: <its
+    message>``) on the text a validation request asks about, when the request shows it unmistakably: in its
+    only code span, with exactly one notation named outside it. Otherwise ``None`` (not checked): a malformed
+    value is not found by parsing, so anything looser would be a guess at where the text starts and ends."""
+    spans = hlx.code_spans(request)
+    if len(spans) != 1:
+        return None
+    start, end = spans[0]
+    body = request[start:end].strip()
+    outside = request[:start] + " " + request[end:]
+    named = {_NOTATION_OF[m.group(0).lower()] for m in _NAMED.finditer(outside)}
+    if not body or len(named) != 1:
+        return None
+    return validate_answer(body, named.pop())
 
 
 def _multi_listing(task: str) -> tuple[str, ...]:
