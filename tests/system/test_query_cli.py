@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -161,6 +163,8 @@ def test_chat_in_a_terminal_leaves_on_ctrl_d(tiny_system: Path) -> None:
     assert b"you> " in read_until(b"you> ")
     os.write(fd, b"Convert to LC-R: [7]\n")
     assert "🜃7🜄".encode() in read_until("🜃7🜄".encode())
+    # the prompt came up before the system had loaded (importing torch alone takes longer than typing this)
+    assert seen.index(b"(loading the system") < seen.index("🜃7🜄".encode())
     assert read_until(b"you> ", count=2).count(b"you> ") == 2  # the next prompt is up
     os.write(fd, b"\x04")  # Ctrl-D on an empty line
     assert b"bye" in read_until(b"bye")
@@ -196,3 +200,51 @@ def test_serving_commands_leave_out_bitsandbytes_unless_the_base_is_quantized(
     )
     kept = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert kept.stdout.strip() == "absent", kept.stderr  # left importable for the 4-bit base
+
+
+def test_chat_in_a_terminal_reports_a_system_that_fails_to_load(tiny_system: Path, tmp_path: Path) -> None:
+    """The system loads while the first request is typed; weights that fail to load end the chat there with
+    their one-line error and exit 1, as a load before the prompt would."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_system, broken)
+    weights = broken / "base" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "helixmoe", "chat", "--system", str(broken)])
+    seen = b""
+    end = time.monotonic() + 240
+    sent = False
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not sent and b"you> " in seen:
+            os.write(fd, b"Convert to LC-R: [7]\n")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 1
+    text = seen.decode(errors="replace")
+    assert "error: " in text and "cannot load the base model" in text and "Traceback" not in text
+
+
+def test_background_loading_hands_back_the_system_or_its_error() -> None:
+    from helixmoe.cli.query_cmds import _Loading
+    from helixmoe.errors import SystemLoadError
+
+    assert _Loading(lambda: "system").get() == "system"
+
+    def broken() -> None:
+        raise SystemLoadError("base: bad weights")
+
+    with pytest.raises(SystemLoadError, match="base: bad weights"):
+        _Loading(broken).get()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -55,19 +57,10 @@ def _load(
     max_new_tokens: int = 512,
     retry_branches: Optional[int] = None,
 ) -> Any:
-    from helixmoe.cli.imports import leave_out_unused_libraries
-    from helixmoe.cli.quiet import quiet_model_loading
-    from helixmoe.routing import ROUTERS
-    from helixmoe.system import HelixMoE, default_system_path
-    from helixmoe.system.verify import POLICIES
+    from helixmoe.system import HelixMoE
 
-    # option mistakes are refused before the (slow) load
-    if verify is not None and verify not in POLICIES:
-        raise ConfigError(f"--verify {verify!r}: expected one of {', '.join(POLICIES)}")
-    if router is not None and router not in ROUTERS:
-        raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
-    leave_out_unused_libraries(system if system is not None else default_system_path())
-    quiet_model_loading()
+    _check_verify(verify)
+    _prepare(system, router)
     return HelixMoE.load(
         system,
         router=router,
@@ -78,17 +71,32 @@ def _load(
     )
 
 
-def _load_router(system: Optional[Path], router: Optional[str]) -> Any:
-    """The system's serving router alone: its models are loaded only if a coordinator stage is asked."""
+def _check_verify(verify: Optional[str]) -> None:
+    """A ``--verify`` mistake is refused before the (slow) load."""
+    from helixmoe.system.verify import POLICIES
+
+    if verify is not None and verify not in POLICIES:
+        raise ConfigError(f"--verify {verify!r}: expected one of {', '.join(POLICIES)}")
+
+
+def _prepare(system: Optional[Path], router: Optional[str]) -> None:
+    """Refuse a ``--router`` mistake before anything loads; keep unused libraries and their noise out."""
     from helixmoe.cli.imports import leave_out_unused_libraries
     from helixmoe.cli.quiet import quiet_model_loading
     from helixmoe.routing import ROUTERS
-    from helixmoe.system import default_system_path, load_system_router
+    from helixmoe.system import default_system_path
 
     if router is not None and router not in ROUTERS:
         raise ConfigError(f"--router {router!r}: expected one of {', '.join(sorted(ROUTERS))}")
     leave_out_unused_libraries(system if system is not None else default_system_path())
     quiet_model_loading()
+
+
+def _load_router(system: Optional[Path], router: Optional[str]) -> Any:
+    """The system's serving router alone: its models are loaded only if a coordinator stage is asked."""
+    from helixmoe.system import load_system_router
+
+    _prepare(system, router)
     return load_system_router(system, router=router)
 
 
@@ -159,12 +167,23 @@ def chat(
     retry_branches: RetryOpt = None,
 ) -> None:
     """Interactive session; reads line by line when stdin is not a terminal."""
-    moe = _load(system, router, verify, constrained, max_new_tokens, retry_branches)
     interactive = sys.stdin.isatty()
+
+    def load() -> Any:
+        return _load(system, router, verify, constrained, max_new_tokens, retry_branches)
+
     if interactive:
+        # the prompt comes up at once and the system loads while the first request is typed (the load is
+        # ~9 s on a 2-core machine, nearly all of it importing torch and transformers); option and system
+        # mistakes are still refused before the prompt
+        _check_verify(verify)
+        experts = list(_load_router(system, router).experts)
         _enable_history()
-        typer.echo(f"Helix MoE chat · experts: {', '.join(moe.experts)} · :help for commands")
-    session = _Session(moe, moe.verify_policy)
+        typer.echo(f"Helix MoE chat · experts: {', '.join(experts)} · :help for commands")
+        session = _Session(_Loading(load).get, experts, verify)
+    else:
+        moe = load()
+        session = _Session(lambda: moe, moe.experts, verify)
     while True:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
@@ -184,11 +203,40 @@ def chat(
         raise typer.Exit(1)
 
 
-class _Session:
-    """One chat's state: the pinned expert, the policy and the last decision."""
+class _Loading:
+    """A system loading in a background thread; :meth:`get` waits for it (saying so once) and re-raises what
+    stopped it (a broken weight file ends the chat with its one-line error, as a foreground load would)."""
 
-    def __init__(self, moe: Any, verify: str) -> None:
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._done = threading.Event()
+        self._result: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(load,), name="helixmoe-load", daemon=True).start()
+
+    def _run(self, load: Callable[[], Any]) -> None:
+        try:
+            self._result = load()
+        except BaseException as err:  # handed to the main thread by get()
+            self._error = err
+        finally:
+            self._done.set()
+
+    def get(self) -> Any:
+        if not self._done.is_set():
+            typer.echo("(loading the system …)", err=True)
+            self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class _Session:
+    """One chat's state: the pinned expert, the policy and the last decision. ``moe`` gives the loaded system
+    (waiting for it if it is still loading); ``verify`` None is the system's own policy."""
+
+    def __init__(self, moe: Callable[[], Any], experts: list[str], verify: str | None) -> None:
         self.moe = moe
+        self.experts = experts
         self.verify = verify
         self.expert: str | None = None
         self.last: Any = None
@@ -207,8 +255,9 @@ class _Session:
         if line.startswith(":"):
             self._command(line)
             return True
+        moe = self.moe()  # a system that failed to load ends the chat here (its error, exit 1)
         try:
-            answer = self.moe.answer(line, expert=self.expert, verify=self.verify)
+            answer = moe.answer(line, expert=self.expert, verify=self.verify)
         except (HelixMoEError, HLXError) as err:
             self._fail(f"error: {err}")
             return True
@@ -234,11 +283,11 @@ class _Session:
             if arg in ("", "auto"):
                 self.expert = None
                 typer.echo("expert: routed automatically")
-            elif arg in self.moe.experts:
+            elif arg in self.experts:
                 self.expert = arg
                 typer.echo(f"expert pinned: {arg}")
             else:
-                self._fail(f"unknown expert {arg!r}; choose one of {', '.join(self.moe.experts)} or auto")
+                self._fail(f"unknown expert {arg!r}; choose one of {', '.join(self.experts)} or auto")
         elif name == "verify":
             if arg in ("off", "flag", "retry", "oracle"):
                 self.verify = arg
