@@ -92,6 +92,16 @@ def _prepare(system: Optional[Path], router: Optional[str]) -> None:
     quiet_model_loading()
 
 
+def _check_serving(system: Optional[Path], router: Optional[str]) -> list[str]:
+    """The system's experts, once its layout and the ``--router`` it is asked for have been checked (the router
+    alone is loaded for that, no model)."""
+    from helixmoe.models.layout import check_system
+    from helixmoe.system import default_system_path
+
+    _load_router(system, router)
+    return list(check_system(system if system is not None else default_system_path()).experts)
+
+
 def _load_router(system: Optional[Path], router: Optional[str]) -> Any:
     """The system's serving router alone: its models are loaded only if a coordinator stage is asked."""
     from helixmoe.system import load_system_router
@@ -177,7 +187,7 @@ def chat(
         # ~9 s on a 2-core machine, nearly all of it importing torch and transformers); option and system
         # mistakes are still refused before the prompt
         _check_verify(verify)
-        experts = list(_load_router(system, router).experts)
+        experts = _check_serving(system, router)
         _enable_history()
         typer.echo(f"Helix MoE chat · experts: {', '.join(experts)} · :help for commands")
         session = _Session(_Loading(load).get, experts, verify)
