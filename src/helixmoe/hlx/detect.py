@@ -180,7 +180,7 @@ def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
             run = _SPACED_HEX_RE.match(region, pos)
             if run is not None and " " in run.group():
                 runs_from = run.end()
-                hit = _spaced_hex(run)
+                hit = _hex_run(run)
         if hit is None:
             hit = _value_at(region, pos, scalars)
         if isinstance(hit, FoundValue):
@@ -193,11 +193,12 @@ def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
     return out
 
 
-def _spaced_hex(run: re.Match[str]) -> FoundValue | None:
-    """An LC-B hex dump written as spaced byte words (``70 04 05 63 ...``, :data:`_SPACED_HEX_RE`) as the
-    one value it is, when the whole run parses; else ``None`` (its words are then read one by one, as any
-    other short word). Before, the scan took each byte word for its own number (``60``, ``00``, ...): the
-    routers saw dozens of HLXL scalars, and verification found no value to check the answer against."""
+def _hex_run(run: re.Match[str]) -> FoundValue | None:
+    """A run of hex words (:data:`_SPACED_HEX_RE`, e.g. an LC-B hex dump spaced into byte words,
+    ``70 04 05 63 ...``) as the one value it is, when the whole run parses; else ``None`` (in free-text
+    scanning its words are then read one by one, as any other short word). Before, the scan took each byte
+    word for its own number (``60``, ``00``, ...): the routers saw dozens of HLXL scalars, and verification
+    found no value to check the answer against."""
     try:
         value = loads(run.group(), "lc-b-hex")
     except HLXError:
@@ -376,14 +377,7 @@ def code_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _hex_runs(text: str) -> list[FoundValue]:
-    out = []
-    for m in _SPACED_HEX_RE.finditer(text):
-        start, end = m.span()
-        try:
-            out.append(FoundValue(loads(m.group(), "lc-b-hex"), "lc-b-hex", start, end, m.group()))
-        except HLXError:
-            continue
-    return out
+    return [f for m in _SPACED_HEX_RE.finditer(text) if (f := _hex_run(m)) is not None]
 
 
 def _notation_values(text: str, notation: str) -> list[FoundValue]:
