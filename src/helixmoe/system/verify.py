@@ -104,11 +104,8 @@ class Verifier:
         if not found:
             return Check(target, task=task, listing=listing)
         # the value to convert is the last one mentioned ("... the following LC-B: [[T]]")
-        value = (
-            _source_value(request, found[-1], set(listing))
-            if listing
-            else _source_value(request, found[-1], {target}, True)
-        )
+        # a multi-format answer's lines never name its source; a one-value answer's target may (canonicalising)
+        value = _source_value(request, found[-1], set(listing) or {target}, same_notation=not listing)
         if value is _AMBIGUOUS:
             return Check(target, task=task, listing=listing)
         return Check(target, value, True, task=task, listing=listing)
@@ -124,8 +121,7 @@ def _verdict(request: str) -> str | None:
         return None
     start, end = spans[0]
     body = request[start:end].strip()
-    outside = request[:start] + " " + request[end:]
-    named = {_NOTATION_OF[m.group(0).lower()] for m in _NAMED.finditer(outside)}
+    named = _named_outside(request, start, end)
     if not body or len(named) != 1:
         return None
     return validate_answer(body, named.pop())
@@ -150,6 +146,12 @@ _NAMED = re.compile(
     + ")(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+
+
+def _named_outside(request: str, start: int, end: int) -> set[str]:
+    """The notations ``request`` names outside ``request[start:end]`` (the value's own text)."""
+    outside = request[:start] + " " + request[end:]
+    return {_NOTATION_OF[m.group(0).lower()] for m in _NAMED.finditer(outside)}
 
 
 def _source_value(
@@ -178,8 +180,7 @@ def _source_value(
             readings.append((name, value))
     if len(readings) == 1:
         return found.value
-    outside = request[: found.start] + " " + request[found.end :]
-    named = {_NOTATION_OF[m.group(0).lower()] for m in _NAMED.finditer(outside)}
+    named = _named_outside(request, found.start, found.end)
     candidates = [r for r in readings if r[0] in named and r[0] not in targets]
     if not candidates and same_notation:
         candidates = [r for r in readings if r[0] in named]
