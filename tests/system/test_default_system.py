@@ -17,7 +17,7 @@ import torch
 from helixmoe import ship
 from helixmoe.errors import SystemLoadError
 from helixmoe.system import HelixMoE, default_system_path
-from helixmoe.system import core as system_core
+from helixmoe.system import loading as system_loading
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +117,7 @@ def test_a_failed_build_leaves_the_old_system(
 
 
 def test_load_without_a_shipped_system_says_how_to_build_it(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr(system_core, "default_system_path", lambda: tmp_path / "missing")
+    monkeypatch.setattr(system_loading, "default_system_path", lambda: tmp_path / "missing")
     with pytest.raises(SystemLoadError, match="make default-system"):
         HelixMoE.load()
 
@@ -127,7 +127,7 @@ def test_query_without_system_uses_the_built_in_one(tmp_path: Path, monkeypatch:
 
     from helixmoe.cli.app import app
 
-    monkeypatch.setattr(system_core, "default_system_path", lambda: tmp_path / "missing")
+    monkeypatch.setattr(system_loading, "default_system_path", lambda: tmp_path / "missing")
     result = CliRunner().invoke(app, ["query", "Convert to LC-R: [1]"])
     assert isinstance(result.exception, SystemLoadError)
     assert "make default-system" in str(result.exception)

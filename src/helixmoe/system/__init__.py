@@ -8,7 +8,8 @@ load_system_router().route("Convert to LC-R: [1]")  # the routing decision alone
 """
 
 from helixmoe.system.answer import Answer
-from helixmoe.system.core import HelixMoE, default_system_path, load_system_router
+from helixmoe.system.core import HelixMoE
+from helixmoe.system.loading import default_system_path, load_system_router
 from helixmoe.system.verify import POLICIES, Check, Verifier
 
 __all__ = ["POLICIES", "Answer", "Check", "HelixMoE", "Verifier", "default_system_path", "load_system_router"]
