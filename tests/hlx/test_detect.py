@@ -287,4 +287,22 @@ def test_a_long_spaced_run_is_parsed_whole_once(monkeypatch: pytest.MonkeyPatch)
 
 def test_code_spans_are_the_insides_of_fences_and_inline_spans() -> None:
     text = "see `[1]` and\n```hlxl\n{a: 1}\n```\nthen ``` x ``` but not `a\nb`"
-    assert [text[a:b] for a, b in hlx.code_spans(text)] == ["[1]", "{a: 1}\n", "x "]
+    assert [text[a:b] for a, b in hlx.code_spans(text)] == ["[1]", "{a: 1}\n", " x "]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Convert ```42``` to LC-R", 42),
+        ("Convert ```-5``` to LC-R", -5),
+        ("Convert ```true``` to LC-T", True),
+        ('Convert ```b"\\x01\\x02"``` to LC-T', b"\x01\x02"),
+        ("Convert ```60 00 02 12 01 00 00 00 12 02 00 00 00``` to LC-T", [1, 2]),
+        ("Convert ```hlxl\n[1, 2]\n``` to LC-R", [1, 2]),
+    ],
+)
+def test_a_one_line_fence_holds_code_not_a_language_tag(text: str, value: object) -> None:
+    """A fence's language tag is a word on the fence's own line; the first word of a one-line fence was taken
+    for one, so ```42``` held nothing and ```b"..."``` the string after the ``b``."""
+    (found,) = hlx.find_values(text)
+    assert hlx.equal(found.value, value) and type(found.value) is type(value)

@@ -129,6 +129,12 @@ class _Intent:
             "[[0.75]]",
         ),  # the target, named alone
         ("Change the notation of 600000 from LC-B hex to LC-T", "lc-t", "[]"),
+        # the target named alone is a conversion's target, not its source (these read as LC-B text before)
+        ("Encode [3.14] as LC-B", "lc-b-text", "[[3.14]]"),
+        ("Translate [243] into bracket notation", "lc-b-text", "[[0xf3]]"),
+        ("Clean up this LC-B: [ [0.75] ]", "lc-b-text", "[[0.75]]"),  # messy text: a canonicalisation
+        # a named source whose reading equals HLXL's still counts (LC-T was dropped as HLXL's duplicate)
+        ('Convert this LC-T to LC-B: ["a"]', "lc-b-text", '[["a"]]'),
         # nothing named but the target: the HLXL reading, as before
         ("Convert to LC-R: [1]", "lc-r", "🜃1🜄"),
         # one reading only: names do not matter
@@ -149,6 +155,26 @@ def test_verification_reads_the_value_in_the_notation_the_request_names(
 
     check = Verifier(_Intent(task)).check(request_text)
     assert check.checkable and check.oracle_answer() == expected
+
+
+@pytest.mark.parametrize("split", ["train", "test", "ood"])
+def test_every_generated_reference_verifies_under_its_own_task(split: str) -> None:
+    """With a perfect intent model (each example's own task label), the reference answer of every checkable
+    generated example verifies: verification reads the value and the task the way the task families wrote
+    them. (A conversion to LC-B of ``[3.14]`` was read as canonicalising the LC-B text ``[3.14]``.)"""
+    from helixmoe import tasks
+    from helixmoe.system.verify import Verifier
+
+    intent = _Intent("")
+    verifier = Verifier(intent)
+    checked = 0
+    for example in tasks.generate(1500, seed=11, split=split):
+        intent.task = tasks.task_label(example.meta)
+        check = verifier.check(example.prompt)
+        if check.checkable:
+            checked += 1
+            assert check.verify(example.response), (example.prompt, example.response, check.oracle_answer())
+    assert checked > 700
 
 
 def test_a_value_the_request_leaves_ambiguous_is_not_checked() -> None:

@@ -20,7 +20,8 @@ from helixmoe.hlx.values import Handle, equal
 __all__ = ["FoundValue", "clear_caches", "code_spans", "detect", "find_value", "find_values"]
 
 _TEXT_ORDER = ("hlxl", "lc-t", "lc-r", "lc-b-text")
-_CODE_RE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)```|`([^`\n]+)`", re.S)
+# a fence's language tag is a word on the fence's own line: in a one-line fence (```42```) the first word is the code
+_CODE_RE = re.compile(r"```(?:[A-Za-z0-9_+-]*[ \t]*\n)?(.*?)```|`([^`\n]+)`", re.S)
 _HEX_RUN_RE = re.compile(r"(?:0x)?([0-9a-fA-F]{2,})")
 _RUNIC_START = frozenset("∅⊤⊥⟁⊠\U0001f70a\U0001f703◇\U0001f40a\U0001f403")
 _WORD = re.compile(r"[A-Za-z0-9_]")

@@ -74,8 +74,7 @@ class Check:
             return self.verdict
         if self.listing:
             return multi_response(self.value, list(self.listing))
-        out = hlx.dumps(self.value, self.target)  # type: ignore[arg-type]
-        return out.hex() if isinstance(out, bytes) else str(out)
+        return _canonical_text(self.value, self.target)  # type: ignore[arg-type]
 
 
 class Verifier:
@@ -162,31 +161,59 @@ def _source_value(
     The same text can be two different values: ``[-1.0]`` is the HLXL list ``[-1.0]`` and the LC-B text of
     ``-1.0`` (every LC-B value is wrapped once in brackets); ``600000`` is an integer and LC-B hex. When the text
     parses to different values in several notations, the notation the request names (other than the answer's
-    notations, ``targets``; with ``same_notation``, a one-value answer that may be in its own source notation, a
-    named target itself, as in a canonicalisation) decides; when it names none of them, the first reading
-    (:func:`helixmoe.hlx.find_values`: HLXL first) stands; when it names several, the value is ambiguous. The
-    notations of a multi-format answer are its lines, never a hint of the source: "LC-R and LC-B for ``[{}]``"
-    reads the HLXL list, not the LC-B text of ``{}``.
+    notations, ``targets``) decides; when it names none of them, the first reading
+    (:func:`helixmoe.hlx.find_values`: HLXL first) stands; when the notations it names read different values,
+    the value is ambiguous. A one-value answer's named target is its source only in a canonicalisation
+    (``same_notation`` and :func:`_canonicalising`): "the canonical bracket form of ``[[0.75]]``" reads LC-B
+    text, "encode ``[3.14]`` as LC-B" the HLXL list. The notations of a multi-format answer are its lines, never
+    a hint of the source: "LC-R and LC-B for ``[{}]``" reads the HLXL list, not the LC-B text of ``{}``.
     """
     readings = [(found.notation, found.value)]
     for name in hlx.TEXT_NOTATIONS:
         if name == found.notation:
             continue
         try:
-            value = hlx.loads(found.text, name)
+            readings.append((name, hlx.loads(found.text, name)))
         except hlx.HLXError:
             continue
-        if not any(hlx.equal(value, seen) for _, seen in readings):
-            readings.append((name, value))
-    if len(readings) == 1:
+    if all(hlx.equal(value, found.value) for _, value in readings):
         return found.value
+    # every reading is kept, equal ones too: "this LC-T to LC-B: ["a"]" names LC-T, whose reading is HLXL's
     named = _named_outside(request, found.start, found.end)
     candidates = [r for r in readings if r[0] in named and r[0] not in targets]
-    if not candidates and same_notation:
+    if not candidates and same_notation and _canonicalising(request, found.text, readings, targets):
         candidates = [r for r in readings if r[0] in named]
     if not candidates:
         return found.value
-    return candidates[0][1] if len(candidates) == 1 else _AMBIGUOUS
+    first = candidates[0][1]
+    return first if all(hlx.equal(value, first) for _, value in candidates) else _AMBIGUOUS
+
+
+#: Words of a request to rewrite a value in its own notation (``tasks.bank``'s canonicalise phrasings; not
+#: "format", which conversions use too: "the LC-B format of ...").
+_CANONICALISING = re.compile(
+    r"\b(?:canonical\w*|normali[sz]\w*|minif\w*|tidy|reformat\w*|clean up|pretty[- ]print\w*|optimi[sz]\w*"
+    r"|compact|strip the extra whitespace)\b",
+    re.IGNORECASE,
+)
+
+
+def _canonicalising(
+    request: str, text: str, readings: list[tuple[str, Any]], targets: set[str | None]
+) -> bool:
+    """Whether a request that names only its answer's notation asks to rewrite the value in it rather than to
+    convert it: it says so, or its text is not the canonical text of any other reading (a canonicalisation
+    shows messy text; a conversion's source is mostly canonical HLXL or LC-T)."""
+    if _CANONICALISING.search(request):
+        return True
+    shown = text.strip()
+    return not any(_canonical_text(value, name) == shown for name, value in readings if name not in targets)
+
+
+def _canonical_text(value: Any, notation: str) -> str:
+    """The codec's canonical text of ``value`` in a text notation (LC-B hex as hex digits)."""
+    out = hlx.dumps(value, notation)
+    return out.hex() if isinstance(out, bytes) else str(out)
 
 
 def apply_policy(
