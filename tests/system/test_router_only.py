@@ -40,6 +40,42 @@ def test_the_coordinator_loads_the_model_only_when_asked(tiny_system: Path) -> N
     assert decision.expert in moe.experts
 
 
+def test_the_coordinator_loads_once_and_a_failed_load_is_not_retried(
+    tiny_system: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads that escalate together share one load; a load that failed raises its error again at once
+    instead of reading the weights on every request."""
+    import threading
+
+    from helixmoe.models import layout
+
+    loads: list[Path] = []
+    real = layout.load_system
+
+    def counting(root: Path, **kwargs: object) -> object:
+        loads.append(Path(root))
+        return real(root, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(layout, "load_system", counting)
+    alone = load_system_router(tiny_system, router="coordinator", device="cpu", cache_size=0)
+    threads = [threading.Thread(target=alone.route, args=(f"Convert to LC-R: [{i}]",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_system, broken)
+    routed = load_system_router(broken, router="coordinator", device="cpu", cache_size=0)
+    (broken / "base" / "model.safetensors").write_bytes(b"not safetensors")
+    loads.clear()
+    for _ in range(2):
+        with pytest.raises(SystemLoadError):
+            routed.route("Convert to LC-R: [1]")
+    assert len(loads) == 1
+
+
 def test_routing_alone_imports_no_torch(tiny_system: Path) -> None:
     code = (
         "import json, sys\n"

@@ -6,6 +6,7 @@ these; this module imports no torch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,20 +54,30 @@ def intent_model(directory: Path) -> Any:
 class _ScorerOnDemand:
     """The coordinator expert's scorer (:class:`~helixmoe.system.scoring.ExpertScorer`), loading the
     system's base and coordinator adapter the first time a router asks for a score: a cascade escalates
-    only its unsure requests, and most routing needs no model at all."""
+    only its unsure requests, and most routing needs no model at all. Threads that escalate at once share one
+    load, and a load that failed is not tried again: each later call raises the same error at once."""
 
     def __init__(self, root: Path, device: str | None) -> None:
         self.root = root
         self.device = device
         self._scorer: Any = None
+        self._failed: BaseException | None = None
+        self._lock = threading.Lock()
 
     def __call__(self, prompt: str, candidates: Sequence[str]) -> list[float]:
-        if self._scorer is None:
-            from helixmoe.models.layout import load_system
-            from helixmoe.system.scoring import ExpertScorer
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            if self._scorer is None:
+                from helixmoe.models.layout import load_system
+                from helixmoe.system.scoring import ExpertScorer
 
-            pool = load_system(self.root, experts=["coordinator"], device=self.device).pool
-            self._scorer = ExpertScorer(pool, "coordinator")
+                try:
+                    pool = load_system(self.root, experts=["coordinator"], device=self.device).pool
+                except Exception as err:
+                    self._failed = err
+                    raise
+                self._scorer = ExpertScorer(pool, "coordinator")
         return self._scorer(prompt, candidates)  # type: ignore[no-any-return]
 
 
