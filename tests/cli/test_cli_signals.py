@@ -48,8 +48,9 @@ def test_a_stopped_corpus_build_removes_its_temp_file(
     process = _start_corpus_build(out)
     _wait_for_a_temp_file(out, process)
     process.send_signal(signum)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == code, err
+    printed, err = process.communicate(timeout=60)
+    # stdout too: seen once (session 20, 1 of ~20 runs) exiting 0 with nothing on stderr, cause not found yet
+    assert process.returncode == code, (printed[-500:], err)
     assert word in err and "Traceback" not in err
     leftovers = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
