@@ -211,9 +211,9 @@ def _canonicalising(
 
 
 def _canonical_text(value: Any, notation: str) -> str:
-    """The codec's canonical text of ``value`` in a text notation (LC-B hex as hex digits)."""
-    out = hlx.dumps(value, notation)
-    return out.hex() if isinstance(out, bytes) else str(out)
+    """The codec's canonical text of ``value`` in a text notation (every notation here is one of
+    :data:`helixmoe.hlx.TEXT_NOTATIONS`, which dump to ``str``; ``lc-b-hex`` already as hex digits)."""
+    return str(hlx.dumps(value, notation))
 
 
 def apply_policy(
