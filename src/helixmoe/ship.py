@@ -200,7 +200,7 @@ def _finish_training_record(config: SystemConfig, result: PipelineResult, wall_s
         "wall_time_s": round(wall_s, 1),
     }
     path = layout.reports_dir / "training_summary.json"
-    write_json_atomic(path, merge_summary(path, summary, resume=False), default=str)
+    write_json_atomic(path, merge_summary(path, summary, resume=False, wall_is_total=True), default=str)
 
 
 def _evaluate(config: SystemConfig, result: PipelineResult, hook: StageHook) -> None:

@@ -49,7 +49,9 @@ def _demo(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 def test_quick_demo_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
+    began = time.monotonic()
     result = _demo("--quick", "--output", str(out), "--started-at", str(time.time() - 75))
+    took = time.monotonic() - began
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
     assert re.search(r"1m(1[5-9]|[2-5]\d)s of the target went before the demo began", text), (
@@ -79,6 +81,8 @@ def test_quick_demo_runs_end_to_end(tmp_path: Path) -> None:
     training = json.loads((out / "reports" / "training_summary.json").read_text())
     assert set(training["stages"]) == {"corpus", "tokenizer", "base", "experts", "router"}
     assert "skipped" not in training["stages"]["router"]
+    # the training's wall time, once: every stage counted, none twice (the per-stage runs merge as they go)
+    assert sum(training["stage_seconds"].values()) - 0.5 <= training["wall_time_s"] <= took
     # system.yaml holds the run's config (not the per-stage budgets the pipeline used internally)
     assert load_config(out / "system.yaml").training.time_budget == 150.0
 
@@ -122,12 +126,16 @@ def test_resume_after_ctrl_c_finishes_the_demo(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     code, text = _interrupt_during_experts(out)
     assert code == 130, text
+    summary = out / "reports" / "training_summary.json"
+    first = json.loads(summary.read_text())["wall_time_s"]
+    began = time.monotonic()
     resumed = _demo("--quick", "--output", str(out), "--resume", "training.experts.max_steps=20")
+    took = time.monotonic() - began
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (out / "reports" / "eval-ood" / "report.md").is_file()
-    assert "skipped" in json.dumps(
-        json.loads((out / "reports" / "training_summary.json").read_text())["stages"]["base"]
-    )
+    training = json.loads(summary.read_text())
+    assert "skipped" in json.dumps(training["stages"]["base"])
+    assert first < training["wall_time_s"] <= first + took  # both runs' training time, each counted once
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,30 @@ def test_family_and_expert_filters() -> None:
         tasks.generate(1, 1, split="holdout")
     with pytest.raises(DataError):
         tasks.generate(1, 1, ["math"], experts=["runic"])
+
+
+def test_word_names_are_unseen_compounds_of_everyday_words() -> None:
+    import re
+
+    from helixmoe.tasks.profiles import NAME_WORDS, random_names, random_names_profile, word_names
+
+    reserved = KEYS + OOD_KEYS + HANDLES + OOD_HANDLES
+    names = word_names(500, 3, exclude=reserved)
+    assert len(set(names)) == 500 and names == word_names(500, 3, exclude=reserved)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]{0,15}", n) for n in names)
+    assert not set(names) & set(reserved)
+    ood_parts = {p for name in OOD_KEYS + OOD_HANDLES for p in name.split("_") if len(p) >= 4}
+    for name in names:  # every name is made of bank words, and no word is an ood name's part
+        pieces = [p for p in re.sub(r"\d+$", "", name).split("_") if p]
+        assert all(any(p.startswith(w) for w in NAME_WORDS) for p in pieces), name
+        assert not any(p in ood_parts for p in pieces), name
+    assert sum("_" in n for n in names) > 250  # mostly compounds
+
+    random = random_names_profile(7).value
+    assert random.keys == random_names(2000, 7, exclude=reserved)  # the default style is unchanged
+    mixed = random_names_profile(7, style="mixed").value
+    assert set(mixed.keys[:1000]) <= set(word_names(1000, 7, exclude=reserved))
+    assert len(set(mixed.keys)) == len(set(mixed.handles)) == 2000
+    assert not set(mixed.keys + mixed.handles) & set(reserved)
+    with pytest.raises(ValueError, match="name style"):
+        random_names_profile(7, style="nope")

@@ -91,8 +91,10 @@ def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
     assert saved["stages"]["base"] == summary["stages"]["base"]
     assert saved["wall_time_s"] == round(summary["wall_time_s"] + again["wall_time_s"], 1)
     # a later single-stage run adds to the saved summary instead of replacing it
-    train_system(load_config(tiny_config), out, stages=["router"], final_eval_limit=0)
+    total = saved["wall_time_s"]
+    router = train_system(load_config(tiny_config), out, stages=["router"], final_eval_limit=0)
     saved = json.loads((out / "reports" / "training_summary.json").read_text())
+    assert saved["wall_time_s"] == round(total + router["wall_time_s"], 1)  # the total, not the refit's time
     assert {"base", "experts", "router"} <= set(saved["stages"]) and set(saved["exact_match"]) == {
         "ascii",
         "runic",
@@ -198,6 +200,23 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
         assert held <= fixed, split
     bad = runner.invoke(app, [*args, "training.corpus.random_names=1.5"])
     assert bad.exit_code != 0
+    bad = runner.invoke(app, [*args, "training.corpus.name_style=nope"])
+    assert bad.exit_code != 0 and "name_style" in str(bad.exception)
+
+    words = tmp_path / "words"  # English compounds: still none of the ood split's names
+    args[-1] = str(words)
+    result = runner.invoke(
+        app,
+        [
+            *args,
+            "training.corpus.train_per_expert=40",
+            "training.corpus.random_names=1.0",
+            "training.corpus.name_style=words",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    seen = set().union(*(names(e) for e in load_corpus(words / ".train" / "corpus" / "train.jsonl")))
+    assert seen and not seen & (fixed | reserved) and sum("_" in n for n in seen) > len(seen) / 3
 
 
 def test_sigterm_stops_the_pipeline_and_resume_finishes_it(tmp_path, tiny_config):

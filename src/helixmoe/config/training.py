@@ -175,6 +175,9 @@ class CorpusSizeConfig(Section):
     random_names: float = Field(default=0.0, ge=0.0, le=1.0)
     """Share of the training examples whose object keys and handle names are random identifiers
     (:func:`helixmoe.tasks.profiles.random_names_profile`) instead of the fixed in-distribution lists."""
+    name_style: Literal["random", "words", "mixed"] = "random"
+    """How those names are made: ``random`` letters, compounds of English ``words`` (``user_count``), or
+    half of each (:data:`helixmoe.tasks.profiles.NAME_STYLES`)."""
 
 
 class TrainingConfig(Section):

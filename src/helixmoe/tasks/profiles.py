@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 __all__ = [
     "HANDLES",
     "KEYS",
+    "NAME_STYLES",
+    "NAME_WORDS",
     "OOD_HANDLES",
     "OOD_KEYS",
     "PROFILES",
@@ -28,6 +30,7 @@ __all__ = [
     "get_profile",
     "random_names",
     "random_names_profile",
+    "word_names",
 ]
 
 #: Object keys seen in distribution (identifiers; never ``C``, spec §1).
@@ -345,14 +348,74 @@ def random_names(n: int, seed: int, *, exclude: tuple[str, ...] = ()) -> tuple[s
     return tuple(names)
 
 
-def random_names_profile(seed: int, n: int = 2000) -> SplitProfile:
-    """The training profile with keys and handle names drawn from ``n`` random identifiers.
+#: Everyday identifier words that :func:`word_names` compounds (``user_count``, ``slot49``, ``pagesize``): names
+#: made of English pieces, as real keys are. None is an ood name or a part of one of four letters or more
+#: (:func:`word_names` checks), so the ood split's names stay unseen as names and as words.
+_NAME_WORDS_TEXT = """
+    account action active address agent amount angle answer api app area array asset audio author auto axis
+    back balance base bias bit blob block body bound box branch bridge bucket build button byte
+    cache call camera card cell center chain change channel char chart city class client clip clock cloud
+    code color column command comment config content context core cost counter country cpu credit cursor
+    date day debug delay delta device dict digit dir disk distance doc domain door draw driver dst duration
+    edge email end engine entry env error event export extra face factor feature field file filter first flag
+    float focus font format frame free from game gate geo grid group guard hash head health height hint host
+    hour icon image input int item job join kernel last layer layout left length level limit line link list
+    load local lock log loop low map mark mask match matrix mean media memory menu message min mode model
+    month mount mouse move name net next node note num object offset open option order origin output page
+    pair parent part pass peer phase phone pixel plan point pool port post power prefix price queue range
+    rank rate ratio raw read record ref remote report request result right role room root rotation route row
+    rule scale scene schema score screen seed select send server session set shape share shift side sign
+    size skip slot sort source span speed src stack start state status step store stream style sum tag
+    target task team text thread tile time title token tool top total track tree trigger type unit update
+    url user value version view volume wait week weight width window word worker year zone
+"""
+NAME_WORDS: tuple[str, ...] = tuple(_NAME_WORDS_TEXT.split())
 
+
+def word_names(n: int, seed: int, *, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``n`` distinct identifiers compounded from :data:`NAME_WORDS` (``[a-z][a-z0-9_]*``, at most 16
+    characters): one to three words joined by ``_`` or run together, sometimes with a number; none of them
+    in ``exclude``.
+
+    Random letters (:func:`random_names`) teach a tiny model to copy names letter by letter; real names are
+    words, which the tokenizer cuts into word pieces, and a model that only ever copied the fixed keys'
+    pieces rewrites an unseen word (``owner_id`` came back as ``oz_id``). These make it copy word pieces too.
+    """
+    banned = set(exclude) | {"C"}
+    parts = {p for name in OOD_KEYS + OOD_HANDLES for p in name.split("_") if len(p) >= 4}
+    words = [w for w in NAME_WORDS if w not in banned and w not in parts]
+    rng = random.Random(f"word-names-{seed}")
+    names: dict[str, None] = {}
+    while len(names) < n:
+        pieces = rng.sample(words, rng.choice((1, 2, 2, 2, 3)))
+        name = ("_" if rng.random() < 0.75 else "").join(pieces)
+        if rng.random() < 0.2:
+            name += str(rng.randint(0, 99))
+        if len(name) <= 16 and name not in banned:
+            names[name] = None
+    return tuple(names)
+
+
+#: How :func:`random_names_profile` makes its names: ``random`` letters, English ``words``, or half each.
+NAME_STYLES: tuple[str, ...] = ("random", "words", "mixed")
+
+
+def random_names_profile(seed: int, n: int = 2000, *, style: str = "random") -> SplitProfile:
+    """The training profile with keys and handle names drawn from ``n`` generated identifiers.
+
+    ``style`` (one of :data:`NAME_STYLES`) picks :func:`random_names`, :func:`word_names` or half of each.
     Disjoint from the ood split's reserved keys and handles (and from the in-distribution ones), so the ood
     split still tests names never seen in training; only the way values are built is shared.
     """
+    if style not in NAME_STYLES:
+        raise ValueError(f"unknown name style {style!r}; choose one of {', '.join(NAME_STYLES)}")
     reserved = KEYS + OOD_KEYS + HANDLES + OOD_HANDLES
-    keys = random_names(n, seed, exclude=reserved)
-    handles = random_names(n, seed + 1, exclude=reserved)
+
+    def draw(offset: int) -> tuple[str, ...]:
+        n_words = {"random": 0, "words": n, "mixed": n // 2}[style]
+        words = word_names(n_words, seed + offset, exclude=reserved) if n_words else ()
+        return words + random_names(n - n_words, seed + offset, exclude=reserved + words)
+
+    keys, handles = draw(0), draw(1)
     train = PROFILES["train"]
     return replace(train, value=replace(train.value, keys=keys, handles=handles))

@@ -30,11 +30,15 @@ __all__ = ["merge_summary", "train_system"]
 logger = logging.getLogger(__name__)
 
 
-def merge_summary(path: Path, summary: dict[str, Any], *, resume: bool) -> dict[str, Any]:
+def merge_summary(
+    path: Path, summary: dict[str, Any], *, resume: bool, wall_is_total: bool = False
+) -> dict[str, Any]:
     """``summary`` on top of the one saved at ``path`` by an earlier run of the same system directory.
 
     A later ``--stage router`` run keeps the base's figures; a stage skipped as already done keeps its
-    earlier summary; with ``resume`` the wall time adds up over the invocations (the training's total).
+    earlier summary. ``wall_time_s`` is the training's total: with ``resume``, or when stages of the earlier
+    run are kept (a later ``--stage router`` run), this run's wall time adds to the saved one; a run that
+    redoes every stage replaces it; ``wall_is_total`` says the summary's own figure is the total already.
     """
     try:
         earlier = read_json(path)
@@ -44,9 +48,15 @@ def merge_summary(path: Path, summary: dict[str, Any], *, resume: bool) -> dict[
         return summary
     fresh = {k: v for k, v in summary.get("stages", {}).items() if v != {"skipped": "done"}}
     merged = {**earlier, **summary, "stages": {**earlier["stages"], **fresh}}  # earlier exact_match stays
-    before = earlier.get("wall_time_s")
-    if resume and isinstance(before, (int, float)) and isinstance(summary.get("wall_time_s"), (int, float)):
-        merged["wall_time_s"] = round(before + summary["wall_time_s"], 1)
+    before, now = earlier.get("wall_time_s"), summary.get("wall_time_s")
+    kept = set(earlier["stages"]) - set(fresh)
+    if (
+        not wall_is_total
+        and (resume or kept)
+        and isinstance(before, (int, float))
+        and isinstance(now, (int, float))
+    ):
+        merged["wall_time_s"] = round(before + now, 1)
     return merged
 
 

@@ -149,7 +149,7 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
 
     def build() -> None:
         # the training split: a share with random keys and handle names (another seed: new examples)
-        profile = random_names_profile(seed) if sizes.random_names else None
+        profile = random_names_profile(seed, style=sizes.name_style) if sizes.random_names else None
         for split, n in counts.items():
             examples = []
             n_random = round(n * sizes.random_names) if split == "train" else 0
