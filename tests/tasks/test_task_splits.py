@@ -121,3 +121,10 @@ def test_word_names_are_unseen_compounds_of_everyday_words() -> None:
     assert not set(mixed.keys + mixed.handles) & set(reserved)
     with pytest.raises(ValueError, match="name style"):
         random_names_profile(7, style="nope")
+    # the config's choices are these styles (helixmoe.config does not import helixmoe.tasks: two spellings)
+    from typing import get_args
+
+    from helixmoe.config.training import CorpusSizeConfig
+    from helixmoe.tasks.profiles import NAME_STYLES
+
+    assert get_args(CorpusSizeConfig.model_fields["name_style"].annotation) == NAME_STYLES

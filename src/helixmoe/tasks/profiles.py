@@ -410,9 +410,9 @@ def random_names_profile(seed: int, n: int = 2000, *, style: str = "random") -> 
     if style not in NAME_STYLES:
         raise ValueError(f"unknown name style {style!r}; choose one of {', '.join(NAME_STYLES)}")
     reserved = KEYS + OOD_KEYS + HANDLES + OOD_HANDLES
+    n_words = {"random": 0, "words": n, "mixed": n // 2}[style]
 
     def draw(offset: int) -> tuple[str, ...]:
-        n_words = {"random": 0, "words": n, "mixed": n // 2}[style]
         words = word_names(n_words, seed + offset, exclude=reserved) if n_words else ()
         return words + random_names(n - n_words, seed + offset, exclude=reserved + words)
 
