@@ -92,3 +92,8 @@ def test_copy_warmup_lengths_are_checked():
     assert TrainingConfig().copy_warmup.steps == 0  # off unless a config turns it on
     with pytest.raises(ValidationError, match="min_tokens must be <= max_tokens"):
         TrainingConfig.model_validate({"copy_warmup": {"min_tokens": 9, "max_tokens": 3}})
+    assert TrainingConfig().copy_warmup.mix_share == 0.0  # no copy strings in the base phase unless asked
+    with pytest.raises(ValidationError, match="min_tokens must be <= mix_max_tokens"):
+        TrainingConfig.model_validate({"copy_warmup": {"min_tokens": 9, "mix_max_tokens": 3}})
+    with pytest.raises(ValidationError, match="mix_share"):
+        TrainingConfig.model_validate({"copy_warmup": {"mix_share": 1.0}})

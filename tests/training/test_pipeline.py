@@ -379,6 +379,59 @@ def test_copy_warmup_runs_before_the_base_and_resume_reuses_it(tmp_path, tiny_co
     assert again["stages"]["base"]["steps"] == 2
 
 
+def test_copy_mix_adds_its_share_of_long_copy_strings_to_the_base_phase(tmp_path, tiny_config, monkeypatch):
+    from helixmoe.models.tokenizer import load_tokenizer
+    from helixmoe.training import phases
+    from helixmoe.training.pipeline import train_system
+
+    seen: dict[str, list] = {}
+    real = phases.train_phase
+
+    def spy(ctx, *, name, train, **kwargs):
+        seen[name] = list(train)
+        return real(ctx, name=name, train=train, **kwargs)
+
+    monkeypatch.setattr(phases, "train_phase", spy)
+    mix = ["training.copy_warmup.mix_share=0.25", "training.copy_warmup.max_tokens=8"]
+    mix.append("training.copy_warmup.mix_max_tokens=40")
+    out = tmp_path / "system"
+    stages = ["corpus", "tokenizer", "base"]
+    summary = train_system(load_config(tiny_config, mix), out, stages=stages, final_eval_limit=0)
+    train = seen["base"]
+    corpus = sum(1 for _ in (out / ".train" / "corpus" / "train.jsonl").open())
+    copies = train[corpus:]
+    assert len(copies) == round(corpus / 3) == summary["stages"]["base"]["copy_strings_mixed"]  # 1/4 of all
+    # (TINY's max_seq_len of 384 fits every 40-piece string: none is left out)
+    assert all(p.prompt == p.response for p in copies)
+    assert not any(p.prompt == p.response for p in train[:corpus])
+    tok = load_tokenizer(out / "tokenizer")
+    lengths = [len(tok.encode(p.prompt, add_special_tokens=False)) for p in copies]
+    assert max(lengths) > 2 * 8  # mix_max_tokens, not the warm-up's max_tokens, bounds them
+
+    plain = train_system(load_config(tiny_config), tmp_path / "plain", stages=stages, final_eval_limit=0)
+    assert "copy_strings_mixed" not in plain["stages"]["base"]
+    assert len(seen["base"]) == sum(1 for _ in (tmp_path / "plain" / ".train" / "corpus" / "train.jsonl").open())
+
+
+def test_mixed_copy_strings_that_would_not_fit_max_seq_len_are_left_out(tmp_path, tiny_config):
+    from helixmoe.models.layout import SystemLayout
+    from helixmoe.models.tokenizer import train_tokenizer
+    from helixmoe.training.context import StageContext
+    from helixmoe.training.stages import mixed_copy_pairs
+
+    tok = train_tokenizer(['[1, 2, "ab"] -> 🜃1, 2, "ab"🜄'] * 20, scheme="bpe", vocab_size=300)
+    mix = ["training.copy_warmup.mix_share=0.5", "training.copy_warmup.mix_max_tokens=60"]
+
+    def mixed(max_seq_len: int) -> list:
+        config = load_config(tiny_config, [*mix, f"model.max_seq_len={max_seq_len}"])
+        return mixed_copy_pairs(StageContext(config=config, layout=SystemLayout(tmp_path)), tok, 200)
+
+    roomy, tight = mixed(512), mixed(64)
+    assert len(roomy) == 200  # half of the whole: as many as the corpus
+    assert 0 < len(tight) < len(roomy) and set(tight) <= set(roomy)  # the same strings, the long ones dropped
+    assert all(len(tok.encode(p.prompt, add_special_tokens=False)) < 32 for p in tight)
+
+
 def test_copy_pairs_are_seeded_random_strings_of_ordinary_tokens():
     from helixmoe.models.template import SPECIAL_TOKENS
     from helixmoe.models.tokenizer import train_tokenizer

@@ -157,11 +157,19 @@ class CopyWarmupConfig(Section):
     """Longest random string, in tokens."""
     examples: int = Field(default=20000, ge=1)
     """Random strings generated (seeded by ``training.seed``)."""
+    mix_share: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Share of the base phase's training examples that are copy strings too (added to the corpus, so the
+    base keeps copying over long ranges after the warm-up); 0 = none. Independent of ``steps``."""
+    mix_max_tokens: int | None = Field(default=None, ge=1)
+    """Longest mixed-in string, in tokens (``None`` = ``max_tokens``): longer than the corpus's answers, it
+    trains attention over distances the HLX examples never reach."""
 
     @model_validator(mode="after")
     def _check_lengths(self) -> CopyWarmupConfig:
         if self.min_tokens > self.max_tokens:
             raise ValueError("copy_warmup: min_tokens must be <= max_tokens")
+        if self.mix_max_tokens is not None and self.min_tokens > self.mix_max_tokens:
+            raise ValueError("copy_warmup: min_tokens must be <= mix_max_tokens")
         return self
 
 

@@ -230,7 +230,9 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
         return {"copy_warmup": warmup}
     val = load_split(ctx, "val")
     style = cfg.training.prompt_style
-    train = pairs_of(load_split(ctx, "train"), style)
+    train_rows = load_split(ctx, "train")
+    mixed = mixed_copy_pairs(ctx, tokenizer, len(train_rows))
+    train = pairs_of(train_rows, style) + mixed
     if budget is not None:  # the warm-up and framing the corpus count against the base's share
         budget = max(0.0, budget - (time.monotonic() - started))
     result = train_phase(
@@ -249,6 +251,8 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     summary = result.summary()
     if warmup:
         summary["copy_warmup"] = warmup
+    if mixed:
+        summary["copy_strings_mixed"] = len(mixed)
     if ctx.interrupted:
         return summary
     _on_main(lambda: save_base(model, ctx.layout.base_dir))
@@ -308,6 +312,28 @@ def copy_warmup(
         _on_main(lambda: save_base(model, saved))
         ctx.record("base/copy", summary)
     return model, summary
+
+
+def mixed_copy_pairs(ctx: StageContext, tokenizer: Any, n_corpus: int) -> list[TextPair]:
+    """The copy strings ``training.copy_warmup.mix_share`` adds to the base phase's ``n_corpus`` examples
+    (so that they are that share of the whole), seeded apart from the warm-up's own strings.
+
+    A string of random pieces can re-tokenise into more tokens than pieces; the few whose example would not
+    fit ``model.max_seq_len`` are left out here rather than reported as skipped corpus examples.
+    """
+    from helixmoe.models.template import encode_examples
+    from helixmoe.training.copy_warmup import copy_pairs
+
+    warm = ctx.config.training.copy_warmup
+    if not warm.mix_share:
+        return []
+    n = round(n_corpus * warm.mix_share / (1.0 - warm.mix_share))
+    longest = warm.mix_max_tokens if warm.mix_max_tokens is not None else warm.max_tokens
+    pairs = copy_pairs(tokenizer, n, warm.min_tokens, longest, ctx.config.training.seed + 1)
+    encoded = encode_examples(
+        tokenizer, [(p.prompt, p.response, None) for p in pairs], max_length=ctx.config.model.max_seq_len
+    )
+    return [pair for pair, enc in zip(pairs, encoded, strict=True) if not isinstance(enc, DataError)]
 
 
 #: Stages that run even when the budget is spent: fitting the router takes seconds, and a system without
