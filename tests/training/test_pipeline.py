@@ -410,7 +410,9 @@ def test_copy_mix_adds_its_share_of_long_copy_strings_to_the_base_phase(tmp_path
 
     plain = train_system(load_config(tiny_config), tmp_path / "plain", stages=stages, final_eval_limit=0)
     assert "copy_strings_mixed" not in plain["stages"]["base"]
-    assert len(seen["base"]) == sum(1 for _ in (tmp_path / "plain" / ".train" / "corpus" / "train.jsonl").open())
+    assert len(seen["base"]) == sum(
+        1 for _ in (tmp_path / "plain" / ".train" / "corpus" / "train.jsonl").open()
+    )
 
 
 def test_mixed_copy_strings_that_would_not_fit_max_seq_len_are_left_out(tmp_path, tiny_config):
