@@ -159,10 +159,11 @@ class CopyWarmupConfig(Section):
     """Random strings generated (seeded by ``training.seed``)."""
     mix_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     """Share of the base phase's training examples that are copy strings too (added to the corpus, so the
-    base keeps copying over long ranges after the warm-up); 0 = none. Independent of ``steps``."""
+    base keeps copying what it is given, such as names it never saw, after the warm-up); 0 = none.
+    Independent of ``steps``."""
     mix_max_tokens: int | None = Field(default=None, ge=1)
-    """Longest mixed-in string, in tokens (``None`` = ``max_tokens``): longer than the corpus's answers, it
-    trains attention over distances the HLX examples never reach."""
+    """Longest mixed-in string, in tokens (``None`` = ``max_tokens``). Strings longer than any training answer
+    did not make long ood answers right (README, "Copy strings in the base phase")."""
 
     @model_validator(mode="after")
     def _check_lengths(self) -> CopyWarmupConfig:
