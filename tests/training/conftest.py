@@ -1,59 +1,19 @@
-"""Fixtures of the training tests: a char tokenizer, a tiny Qwen3 and a toy reversal task, built inline."""
+"""Fixtures of the training tests, over the builders in :mod:`training_helpers` (a char tokenizer, a tiny
+Qwen3, a toy reversal task)."""
 
 from __future__ import annotations
 
-import random
-import string
-
 import pytest
 import torch
+from training_helpers import make_tokenizer, reversal_pairs
 
-from helixmoe.config.training import PhaseConfig, TrainingConfig
-from helixmoe.training.data import EncodedDataset, TextPair
+from helixmoe.training.data import EncodedDataset
 from helixmoe.training.exact_match import EvalSample
-
-ALPHABET = string.ascii_lowercase[:8] + " =>"
 
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
     torch.set_num_threads(1)
-
-
-def make_tokenizer():
-    from helixmoe.models.tokenizer import train_tokenizer
-
-    return train_tokenizer([ALPHABET], scheme="char", min_frequency=1)
-
-
-def make_model(seed: int = 0, vocab_size: int = 400, hidden: int = 32):
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen3Config(
-        vocab_size=vocab_size,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=hidden // 4,
-        max_position_embeddings=64,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    return Qwen3ForCausalLM(config)
-
-
-def reversal_pairs(n: int, seed: int) -> list[TextPair]:
-    rng = random.Random(seed)
-    pairs = []
-    for _ in range(n):
-        word = "".join(rng.choice(ALPHABET[:8]) for _ in range(rng.randint(2, 4)))
-        pairs.append(TextPair(prompt=f"{word} =>", response=word[::-1]))
-    return pairs
 
 
 @pytest.fixture
@@ -67,25 +27,3 @@ def toy_data(tokenizer):
     val = EncodedDataset(tokenizer, reversal_pairs(16, seed=2), max_len=32)
     samples = [EvalSample(prompt=p.prompt, reference=p.response) for p in reversal_pairs(8, seed=3)]
     return train, val, samples
-
-
-def tiny_training(
-    max_steps: int = 8,
-    eval_steps: int | None = 4,
-    patience: int | None = None,
-    lr: float = 3e-3,
-    scheduler: str = "constant",
-) -> tuple[TrainingConfig, PhaseConfig]:
-    training = TrainingConfig(
-        seed=0, checkpoint_every=None, logging_steps=1, progress_bars=False, save_total_limit=10
-    )
-    phase = PhaseConfig(
-        max_steps=max_steps,
-        lr=lr,
-        batch_size=8,
-        eval_steps=eval_steps,
-        patience=patience,
-        warmup_ratio=0.0,
-        scheduler=scheduler,
-    )
-    return training, phase

@@ -37,7 +37,7 @@ def build_trainer(
     scheduler: str = "constant",
     **option_kwargs: Any,
 ) -> tuple[HelixTrainer, HarnessOptions]:
-    from conftest import make_model, tiny_training
+    from training_helpers import make_model, tiny_training
 
     train, val, _ = data
     training, phase = tiny_training(

@@ -10,9 +10,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness_utils import build_trainer
+from training_helpers import make_tokenizer, reversal_pairs
 from transformers import TrainerCallback
 
-from conftest import make_tokenizer, reversal_pairs
 from helixmoe.training.data import EncodedDataset
 from helixmoe.training.harness import run_trainer
 

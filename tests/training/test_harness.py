@@ -211,8 +211,8 @@ def _loss_and_grads(trainer, model, batch, items):
 
 def test_labelled_logits_only_is_hf_loss_with_hf_gradients(tmp_path, toy_data, tokenizer):
     from peft import LoraConfig, get_peft_model
+    from training_helpers import make_model
 
-    from conftest import make_model
     from helixmoe.models.experts import wrapping_quietly
 
     trainer, _ = build_trainer(tmp_path / "run", toy_data, tokenizer, max_steps=1, eval_steps=None)

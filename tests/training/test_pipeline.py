@@ -219,6 +219,72 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
     assert seen and not seen & (fixed | reserved) and sum("_" in n for n in seen) > len(seen) / 3
 
 
+def test_corpus_wide_share_adds_larger_values_to_training_only(tmp_path, tiny_config):
+    from collections import Counter
+
+    from helixmoe import hlx
+    from helixmoe.tasks import load_corpus
+    from helixmoe.tasks.profiles import HANDLES, KEYS
+
+    out = tmp_path / "sys"
+    overrides = [
+        "training.corpus.train_per_expert=40",
+        "training.corpus.random_names=0.5",
+        "training.corpus.wide_share=0.5",
+    ]
+    args = ["train", "--config", str(tiny_config), "--stage", "corpus", "-o", str(out), *overrides]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    corpus = out / ".train" / "corpus"
+    train = load_corpus(corpus / "train.jsonl")
+    assert len(train) == 80 and len({e.id for e in train}) == 80
+
+    def seed_of(example):  # ids are <split>-<seed>-<expert>-<index>: each part has its own seed
+        return int(example.id.split("-")[1])
+
+    # per expert: 20 wide (10 of them with random names), 20 of the training profile (10 random names)
+    assert Counter(seed_of(e) for e in train) == {0: 20, 1_000_003: 20, 2_000_003: 20, 3_000_003: 20}
+
+    def shape(example):  # (depth, nodes, names) of the example's value
+        names: set[str] = set()
+
+        def walk(v, depth=0):
+            if isinstance(v, hlx.Handle):
+                names.add(v.name)
+            children = []
+            if isinstance(v, dict):
+                names.update(v)
+                children = list(v.values())
+            elif isinstance(v, list):
+                children = v
+            elif isinstance(v, hlx.Contract):
+                children = [x for _, x in v.fields]
+            below = [walk(x, depth + 1) for x in children]
+            return max([d for d, _ in below], default=depth), 1 + sum(n for _, n in below)
+
+        value = example.meta.get("value")
+        depth, nodes = walk(hlx.loads(value, "hlxl")) if value else (0, 0)
+        return depth, nodes, names
+
+    fixed = set(KEYS + HANDLES)
+    by_part: dict[int, list[tuple[int, int, set[str]]]] = {}
+    for e in train:
+        by_part.setdefault(seed_of(e), []).append(shape(e))
+    for part in (0, 1_000_003):  # the training profile: at most depth 2 and 12 nodes
+        assert all(d <= 2 and n <= 12 for d, n, _ in by_part[part]), part
+    for part in (2_000_003, 3_000_003):  # larger values, never past 16 nodes
+        shapes = by_part[part]
+        assert all(n <= 16 for _, n, _ in shapes) and any(d == 3 or n > 12 for d, n, _ in shapes), part
+    mean = {p: sum(n for _, n, _ in v) / len(v) for p, v in by_part.items()}
+    assert mean[2_000_003] > mean[0] and mean[3_000_003] > mean[1_000_003], mean
+    assert set().union(*(names for *_, names in by_part[2_000_003])) <= fixed
+    assert set().union(*(names for *_, names in by_part[3_000_003])) - fixed, "no random names"
+    for split in ("val", "test"):  # only training changes
+        assert {seed_of(e) for e in load_corpus(corpus / f"{split}.jsonl")} == {0}, split
+    bad = CliRunner().invoke(app, [*args, "training.corpus.wide_share=1.5"])
+    assert bad.exit_code != 0 and "wide_share" in bad.output + str(bad.exception)
+
+
 def test_sigterm_stops_the_pipeline_and_resume_finishes_it(tmp_path, tiny_config):
     import os
     import signal
@@ -500,7 +566,8 @@ def test_a_phase_budget_counts_its_setup(tmp_path, tiny_config, monkeypatch):
     turn into a long stage (the trainer's own clock starts only at its first step)."""
     import time
 
-    from conftest import make_model, make_tokenizer, reversal_pairs
+    from training_helpers import make_model, make_tokenizer, reversal_pairs
+
     from helixmoe.models.layout import SystemLayout
     from helixmoe.training import phases
     from helixmoe.training.context import StageContext

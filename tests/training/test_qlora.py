@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 import yaml
 from safetensors.torch import load_file
+from training_helpers import make_model, make_tokenizer
 
-from conftest import make_model, make_tokenizer
 from helixmoe.config import load_config
 from helixmoe.training.pipeline import train_system
 

@@ -184,6 +184,10 @@ class CorpusSizeConfig(Section):
     random_names: float = Field(default=0.0, ge=0.0, le=1.0)
     """Share of the training examples whose object keys and handle names are random identifiers
     (:func:`helixmoe.tasks.profiles.random_names_profile`) instead of the fixed in-distribution lists."""
+    wide_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of the training examples with larger values (:func:`helixmoe.tasks.profiles.wide_profile`:
+    deeper, wider, more containers, so longer answers); the same share of them has random names. Off in the
+    built-in config: demo ood +2.5 points on one seed, -2.5 on another (README, "Larger values")."""
     name_style: Literal["random", "words", "mixed"] = "random"
     """How those names are made: ``random`` letters, compounds of English ``words`` (``user_count``), or
     half of each (:data:`helixmoe.tasks.profiles.NAME_STYLES`)."""

@@ -15,12 +15,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helixmoe.errors import ConfigError, DataError
 from helixmoe.training.context import StageContext, process_state
 from helixmoe.training.data import TextPair
 from helixmoe.training.exact_match import EvalSample
+
+if TYPE_CHECKING:
+    from helixmoe.tasks.profiles import SplitProfile
 
 __all__ = [
     "NEEDS",
@@ -134,7 +137,7 @@ def grade_sample(sample: EvalSample, prediction: str) -> bool:
 def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     """Generate each expert's train/val/test/ood slices with :func:`helixmoe.tasks.generate`."""
     from helixmoe.tasks import generate, write_corpus
-    from helixmoe.tasks.profiles import random_names_profile
+    from helixmoe.tasks.profiles import PROFILES, random_names_profile, wide_profile
 
     sizes = ctx.config.training.corpus
     counts = {
@@ -148,19 +151,28 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
     seed = ctx.config.training.seed
 
     def build() -> None:
-        # the training split: a share with random keys and handle names (another seed: new examples)
-        profile = random_names_profile(seed, style=sizes.name_style) if sizes.random_names else None
+        # the training split: a share with random keys and handle names, a share with larger values (the
+        # same share of those with random names); each part its own seed, so new examples
+        named = random_names_profile(seed, style=sizes.name_style) if sizes.random_names else None
         for split, n in counts.items():
+            parts: list[tuple[int, SplitProfile | None, int]] = [(n, None, seed)]
+            if split == "train":
+                n_wide = round(n * sizes.wide_share)
+                n_random, wide_random = (round(k * sizes.random_names) for k in (n - n_wide, n_wide))
+                parts = [
+                    (n - n_wide - n_random, None, seed),
+                    (n_random, named, seed + 1_000_003),
+                    (n_wide - wide_random, wide_profile(PROFILES["train"]), seed + 2_000_003),
+                    (wide_random, wide_profile(named) if named else None, seed + 3_000_003),
+                ]
             examples = []
-            n_random = round(n * sizes.random_names) if split == "train" else 0
             for name, spec in ctx.config.experts.items():
                 families = spec.families or None
-                if n - n_random:
-                    examples += generate(n - n_random, seed, families, split, experts=[name])
-                if n_random:
-                    examples += generate(
-                        n_random, seed + 1_000_003, families, split, profile=profile, experts=[name]
-                    )
+                for count, profile, part_seed in parts:
+                    if count > 0:
+                        examples += generate(
+                            count, part_seed, families, split, profile=profile, experts=[name]
+                        )
             write_corpus(ctx.corpus_dir / f"{split}.jsonl", examples)
             summary[split] = len(examples)
 
