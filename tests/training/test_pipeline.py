@@ -150,6 +150,37 @@ def test_task_hints_train_and_serve_the_same_prompt(tmp_path, tiny_config):
     assert len(tokens) <= 6, tokens  # the tokenizer was trained on hinted prompts
 
 
+def _value_of(example):
+    """The example's value (HLXL in its metadata), or ``None`` for an example without one."""
+    from helixmoe import hlx
+
+    return hlx.loads(example.meta["value"], "hlxl") if example.meta.get("value") else None
+
+
+def _value_names(example) -> set[str]:
+    """Object keys and handle names in the example's value."""
+    from helixmoe import hlx
+
+    found: set[str] = set()
+
+    def walk(v):
+        if isinstance(v, hlx.Handle):
+            found.add(v.name)
+        elif isinstance(v, dict):
+            found.update(v)
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, hlx.Contract):
+            for _, x in v.fields:
+                walk(x)
+
+    walk(_value_of(example))
+    return found
+
+
 def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny_config):
     from helixmoe.tasks import load_corpus
     from helixmoe.tasks.profiles import HANDLES, KEYS, OOD_HANDLES, OOD_KEYS
@@ -169,29 +200,7 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
         assert len(ids) == len(set(ids)), split
     fixed = set(KEYS + HANDLES)
     reserved = set(OOD_KEYS + OOD_HANDLES)
-    from helixmoe import hlx
-
-    def names(example):  # object keys and handle names of the example's value (HLXL in meta)
-        found: set[str] = set()
-
-        def walk(v):
-            if isinstance(v, hlx.Handle):
-                found.add(v.name)
-            elif isinstance(v, dict):
-                found.update(v)
-                for x in v.values():
-                    walk(x)
-            elif isinstance(v, list):
-                for x in v:
-                    walk(x)
-            elif isinstance(v, hlx.Contract):
-                for _, x in v.fields:
-                    walk(x)
-
-        if example.meta.get("value"):
-            walk(hlx.loads(example.meta["value"], "hlxl"))
-        return found
-
+    names = _value_names
     seen = set().union(*(names(e) for e in train))
     assert seen - fixed, "no random names in the training split"
     assert not seen & reserved, "an ood-reserved name leaked into training"
@@ -222,9 +231,9 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
 def test_corpus_wide_share_adds_larger_values_to_training_only(tmp_path, tiny_config):
     from collections import Counter
 
-    from helixmoe import hlx
     from helixmoe.tasks import load_corpus
     from helixmoe.tasks.profiles import HANDLES, KEYS
+    from helixmoe.tasks.values import count_nodes, depth_of
 
     out = tmp_path / "sys"
     overrides = [
@@ -245,26 +254,9 @@ def test_corpus_wide_share_adds_larger_values_to_training_only(tmp_path, tiny_co
     # per expert: 20 wide (10 of them with random names), 20 of the training profile (10 random names)
     assert Counter(seed_of(e) for e in train) == {0: 20, 1_000_003: 20, 2_000_003: 20, 3_000_003: 20}
 
-    def shape(example):  # (depth, nodes, names) of the example's value
-        names: set[str] = set()
-
-        def walk(v, depth=0):
-            if isinstance(v, hlx.Handle):
-                names.add(v.name)
-            children = []
-            if isinstance(v, dict):
-                names.update(v)
-                children = list(v.values())
-            elif isinstance(v, list):
-                children = v
-            elif isinstance(v, hlx.Contract):
-                children = [x for _, x in v.fields]
-            below = [walk(x, depth + 1) for x in children]
-            return max([d for d, _ in below], default=depth), 1 + sum(n for _, n in below)
-
-        value = example.meta.get("value")
-        depth, nodes = walk(hlx.loads(value, "hlxl")) if value else (0, 0)
-        return depth, nodes, names
+    def shape(example):  # (depth, nodes, names) of the example's value, as the generator counts them
+        value = _value_of(example)
+        return depth_of(value), count_nodes(value), _value_names(example)
 
     fixed = set(KEYS + HANDLES)
     by_part: dict[int, list[tuple[int, int, set[str]]]] = {}

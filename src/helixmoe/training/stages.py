@@ -159,11 +159,12 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
             if split == "train":
                 n_wide = round(n * sizes.wide_share)
                 n_random, wide_random = (round(k * sizes.random_names) for k in (n - n_wide, n_wide))
+                train = PROFILES["train"]
                 parts = [
                     (n - n_wide - n_random, None, seed),
                     (n_random, named, seed + 1_000_003),
-                    (n_wide - wide_random, wide_profile(PROFILES["train"]), seed + 2_000_003),
-                    (wide_random, wide_profile(named) if named else None, seed + 3_000_003),
+                    (n_wide - wide_random, wide_profile(train), seed + 2_000_003),
+                    (wide_random, wide_profile(named or train), seed + 3_000_003),
                 ]
             examples = []
             for name, spec in ctx.config.experts.items():
