@@ -45,8 +45,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = atomic_target(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    try:
+    try:  # from the moment the file exists: a signal at any later step still removes it
+        os.close(fd)
         yield Path(tmp)
         mask = os.umask(0)
         os.umask(mask)
