@@ -163,12 +163,12 @@ def test_shipped_system_loads_and_converts_exactly() -> None:
 
 
 #: A request the built-in model gets nearly right: its own answer, and the right one.
-NEAR_MISS = ("Convert to LC-B text: [4, 5, 6]", "[[0x04,0x05,0x05]]", "[[0x04,0x05,0x06]]")
+NEAR_MISS = ("Convert to LC-B text: [12, 13, 14]", "[[0x0c,0x0e]]", "[[0x0c,0x0d,0x0e]]")
 
 
 @pytest.mark.shipped
 def test_shipped_system_retries_its_own_least_certain_step() -> None:
-    """The built-in model writes the last item of ``[4, 5, 6]`` in LC-B text as ``0x05``; ``retry`` finds the
+    """The built-in model drops the middle item of ``[12, 13, 14]`` in LC-B text; ``retry`` finds the
     right answer among its own alternatives (the runner-up token where it was least sure), free or
     grammar-constrained, and says so. With no branches, decoding again under the grammar gives the same wrong
     answer: the search is what finds it."""
