@@ -200,12 +200,11 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
         assert len(ids) == len(set(ids)), split
     fixed = set(KEYS + HANDLES)
     reserved = set(OOD_KEYS + OOD_HANDLES)
-    names = _value_names
-    seen = set().union(*(names(e) for e in train))
+    seen = set().union(*(_value_names(e) for e in train))
     assert seen - fixed, "no random names in the training split"
     assert not seen & reserved, "an ood-reserved name leaked into training"
     for split in ("val", "test"):
-        held = set().union(*(names(e) for e in load_corpus(corpus / f"{split}.jsonl")))
+        held = set().union(*(_value_names(e) for e in load_corpus(corpus / f"{split}.jsonl")))
         assert held <= fixed, split
     bad = runner.invoke(app, [*args, "training.corpus.random_names=1.5"])
     assert bad.exit_code != 0
@@ -224,7 +223,7 @@ def test_corpus_random_names_share_replaces_keys_in_training_only(tmp_path, tiny
         ],
     )
     assert result.exit_code == 0, result.output
-    seen = set().union(*(names(e) for e in load_corpus(words / ".train" / "corpus" / "train.jsonl")))
+    seen = set().union(*(_value_names(e) for e in load_corpus(words / ".train" / "corpus" / "train.jsonl")))
     assert seen and not seen & (fixed | reserved) and sum("_" in n for n in seen) > len(seen) / 3
 
 
