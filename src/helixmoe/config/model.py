@@ -118,6 +118,11 @@ class BaseModelConfig(Section):
     """A local Hugging Face model directory (never downloaded; ``trust_remote_code`` is never enabled)."""
     quantization: Literal["none", "8bit", "4bit"] = "none"
     """bitsandbytes quantisation of a ``path`` base: ``4bit`` = NF4 + double quantisation (QLoRA)."""
+    continue_pretraining: bool = False
+    """Train the ``path`` base further on the corpus (the base stage, ``training.base``: a full fine-tune,
+    so ``quantization: none``) before the experts, instead of using it as is: domain-adaptive pretraining of
+    a local HF model, or more training for a system's own ``base/``. The result is saved in the system's
+    ``base/`` with the path's tokenizer in ``tokenizer/``; ``path`` itself is only read."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Compute dtype; ``auto`` = bfloat16 on CUDA, float32 on CPU."""
     device: str = "auto"
@@ -162,6 +167,15 @@ class BaseModelConfig(Section):
             raise ValueError(f"shape: {problem}")
         if self.path is None and self.size is None:
             raise ValueError("give 'size' (tiny|small|medium) or 'path' (a local HF model directory)")
+        if self.continue_pretraining and self.path is None:
+            raise ValueError(
+                "continue_pretraining trains a pretrained 'path' base further; a from-scratch base is pretrained anyway"
+            )
+        if self.continue_pretraining and self.quantization != "none":
+            raise ValueError(
+                f"continue_pretraining is a full fine-tune and needs quantization: none, not {self.quantization!r} "
+                "(a quantised base trains only LoRA adapters)"
+            )
         if self.quantization != "none" and self.path is None:
             raise ValueError(
                 f"quantization {self.quantization!r} needs a pretrained 'path' base; "

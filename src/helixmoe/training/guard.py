@@ -24,7 +24,7 @@ __all__ = ["check_rewrite"]
 #: The config fields each trained artifact is built from (fields that only steer training or serving, such
 #: as dropout, dtype or device, may change freely).
 _TOKENIZER_FIELDS = ("scheme", "vocab_size", "min_frequency", "path")
-_BASE_FIELDS = ("size", "shape", "path")
+_BASE_FIELDS = ("size", "shape", "path", "continue_pretraining")
 _LORA_FIELDS = ("r", "alpha", "target_modules")
 _EXPERT_FIELDS = ("families", "rank", "alpha")
 #: Each stage's output is what the next one is trained on.
@@ -63,9 +63,10 @@ def _rebuilds(ctx: StageContext, wanted: Sequence[str], stage: str, expert: str 
     if stage not in wanted:
         return False
     if stage == "tokenizer":
-        return cfg.tokenizer.path is None and cfg.model.path is None and not ctx.is_done("tokenizer")
+        trained = cfg.tokenizer.path is None and cfg.model.path is None
+        return (trained or cfg.model.continue_pretraining) and not ctx.is_done("tokenizer")
     if stage == "base":
-        return cfg.model.path is None and not ctx.is_done("base")
+        return (cfg.model.path is None or cfg.model.continue_pretraining) and not ctx.is_done("base")
     return (ctx.experts is None or expert in ctx.experts) and not ctx.is_done(f"experts/{expert}")
 
 

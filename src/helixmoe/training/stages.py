@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helixmoe.errors import ConfigError, DataError
@@ -187,13 +188,20 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
 @register_stage("tokenizer", needs=("corpus",))
 def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
     """Train the tokenizer on the training corpus (skipped when the config names an existing one)."""
-    from helixmoe.models.tokenizer import save_tokenizer, train_tokenizer
+    from helixmoe.models.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 
     cfg = ctx.config
-    if cfg.tokenizer.path is not None or cfg.model.path is not None:
-        return {"skipped": "using the tokenizer of tokenizer.path / model.path"}
     if ctx.is_done("tokenizer") and (ctx.layout.tokenizer_dir / "tokenizer.json").is_file():
         return {"skipped": "done"}
+    if cfg.model.continue_pretraining:
+        # the system's own base/ is trained further, so it keeps its tokenizer beside it
+        source = Path(cfg.tokenizer.path or cfg.model.path or "").expanduser()
+        _on_main(lambda: save_tokenizer(load_tokenizer(source), ctx.layout.tokenizer_dir))
+        copied = {"copied_from": str(source)}
+        ctx.mark_done("tokenizer", copied)
+        return copied
+    if cfg.tokenizer.path is not None or cfg.model.path is not None:
+        return {"skipped": "using the tokenizer of tokenizer.path / model.path"}
     result: dict[str, Any] = {}
 
     def build() -> None:
@@ -221,24 +229,32 @@ def load_stage_tokenizer(ctx: StageContext) -> Any:
 def base_stage(ctx: StageContext) -> dict[str, Any]:
     """Pretrain the from-scratch base on the mixed corpus (causal LM on prompt + response, all tokens).
 
-    This is the general phase of the curriculum. A pretrained ``model.path`` base is used as is.
+    This is the general phase of the curriculum. A pretrained ``model.path`` base is used as is, or, with
+    ``model.continue_pretraining``, trained further from its weights (no copy warm-up: it is not fresh).
     """
-    from helixmoe.models.base import build_base, save_base
+    from helixmoe.models.base import build_base, load_base, save_base
     from helixmoe.training.phases import train_phase
 
     cfg = ctx.config
-    if cfg.model.path is not None:
+    if cfg.model.path is not None and not cfg.model.continue_pretraining:
         return {"skipped": "pretrained base at model.path"}
     if ctx.is_done("base") and (ctx.layout.base_dir / "config.json").is_file():
         return {"skipped": "done"}
-    if cfg.model.size is None:
-        raise ConfigError("model.size is required for a from-scratch base")
     tokenizer = load_stage_tokenizer(ctx)
-    model = build_base(cfg.model.size, tokenizer, cfg.model.max_seq_len, cfg.training.seed, cfg.model.shape)
     remaining = ctx.remaining_s()
     budget = None if remaining is None else remaining * cfg.training.base_budget_share
     started = time.monotonic()
-    model, warmup = copy_warmup(ctx, model, tokenizer, budget)
+    warmup: dict[str, Any] = {}
+    if cfg.model.path is not None:
+        # float32 on CPU, like build_base: the Trainer places it and handles mixed precision
+        model = load_base(cfg.model.path, dtype="float32", device="cpu")
+    elif cfg.model.size is None:
+        raise ConfigError("model.size is required for a from-scratch base")
+    else:
+        model = build_base(
+            cfg.model.size, tokenizer, cfg.model.max_seq_len, cfg.training.seed, cfg.model.shape
+        )
+        model, warmup = copy_warmup(ctx, model, tokenizer, budget)
     if ctx.interrupted:
         return {"copy_warmup": warmup}
     val = load_split(ctx, "val")
@@ -264,6 +280,8 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     summary = result.summary()
     if warmup:
         summary["copy_warmup"] = warmup
+    if cfg.model.path is not None:
+        summary["continued_from"] = str(cfg.model.path)
     if mixed:
         summary["copy_strings_mixed"] = len(mixed)
     if ctx.interrupted:
@@ -360,13 +378,15 @@ def _corpus_written(ctx: StageContext) -> bool:
 
 def _tokenizer_written(ctx: StageContext) -> bool:
     cfg = ctx.config
-    if cfg.tokenizer.path is not None or cfg.model.path is not None:
+    if (cfg.tokenizer.path is not None or cfg.model.path is not None) and not cfg.model.continue_pretraining:
         return True  # the tokenizer stage uses that one
     return any((ctx.layout.tokenizer_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
 
 
 def _base_written(ctx: StageContext) -> bool:
-    return ctx.config.model.path is not None or (ctx.layout.base_dir / "config.json").is_file()
+    model = ctx.config.model
+    used_as_is = model.path is not None and not model.continue_pretraining
+    return used_as_is or (ctx.layout.base_dir / "config.json").is_file()
 
 
 _WRITTEN.update(corpus=_corpus_written, tokenizer=_tokenizer_written, base=_base_written)
