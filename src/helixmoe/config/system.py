@@ -85,6 +85,18 @@ class SystemConfig(Section):
                 )
         return experts
 
+    @property
+    def builds_base(self) -> bool:
+        """Whether training writes the system's own ``base/``: from scratch, or a ``model.path`` base trained
+        further (``model.continue_pretraining``); otherwise the base at ``model.path`` is used as is."""
+        return self.model.path is None or self.model.continue_pretraining
+
+    @property
+    def builds_tokenizer(self) -> bool:
+        """Whether training writes the system's own ``tokenizer/``: trained on the corpus, or copied beside a
+        base it trains further; otherwise the tokenizer of ``tokenizer.path`` / ``model.path`` is read."""
+        return self.model.continue_pretraining or (self.tokenizer.path is None and self.model.path is None)
+
     def lora_for(self, expert: str) -> LoRAConfig:
         """The LoRA config of one expert: the system default with its ``rank``/``alpha`` overrides.
 

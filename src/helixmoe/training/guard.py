@@ -63,10 +63,9 @@ def _rebuilds(ctx: StageContext, wanted: Sequence[str], stage: str, expert: str 
     if stage not in wanted:
         return False
     if stage == "tokenizer":
-        trained = cfg.tokenizer.path is None and cfg.model.path is None
-        return (trained or cfg.model.continue_pretraining) and not ctx.is_done("tokenizer")
+        return cfg.builds_tokenizer and not ctx.is_done("tokenizer")
     if stage == "base":
-        return (cfg.model.path is None or cfg.model.continue_pretraining) and not ctx.is_done("base")
+        return cfg.builds_base and not ctx.is_done("base")
     return (ctx.experts is None or expert in ctx.experts) and not ctx.is_done(f"experts/{expert}")
 
 

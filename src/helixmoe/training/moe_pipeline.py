@@ -47,11 +47,8 @@ def missing_stages(config: SystemConfig, root: Path) -> list[str]:
     from helixmoe.models.layout import SystemLayout
 
     layout = SystemLayout(root)
-    own_base = config.model.path is None or config.model.continue_pretraining
-    need_base = own_base and not (layout.base_dir / "config.json").is_file()
-    need_tok = not layout.tokenizer_dir.is_dir() and (
-        config.model.continue_pretraining or (config.tokenizer.path is None and config.model.path is None)
-    )
+    need_base = config.builds_base and not (layout.base_dir / "config.json").is_file()
+    need_tok = config.builds_tokenizer and not layout.tokenizer_dir.is_dir()
     need_corpus = not (root / ".train" / "corpus" / "train.jsonl").is_file() and (
         config.moe.data is None or need_tok or need_base
     )

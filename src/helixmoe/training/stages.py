@@ -193,6 +193,8 @@ def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.config
     if ctx.is_done("tokenizer") and (ctx.layout.tokenizer_dir / "tokenizer.json").is_file():
         return {"skipped": "done"}
+    if not cfg.builds_tokenizer:
+        return {"skipped": "using the tokenizer of tokenizer.path / model.path"}
     if cfg.model.continue_pretraining:
         # the system's own base/ is trained further, so it keeps its tokenizer beside it
         source = Path(cfg.tokenizer.path or cfg.model.path or "").expanduser()
@@ -200,8 +202,6 @@ def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
         copied = {"copied_from": str(source)}
         ctx.mark_done("tokenizer", copied)
         return copied
-    if cfg.tokenizer.path is not None or cfg.model.path is not None:
-        return {"skipped": "using the tokenizer of tokenizer.path / model.path"}
     result: dict[str, Any] = {}
 
     def build() -> None:
@@ -236,7 +236,7 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     from helixmoe.training.phases import train_phase
 
     cfg = ctx.config
-    if cfg.model.path is not None and not cfg.model.continue_pretraining:
+    if not cfg.builds_base:
         return {"skipped": "pretrained base at model.path"}
     if ctx.is_done("base") and (ctx.layout.base_dir / "config.json").is_file():
         return {"skipped": "done"}
@@ -377,16 +377,13 @@ def _corpus_written(ctx: StageContext) -> bool:
 
 
 def _tokenizer_written(ctx: StageContext) -> bool:
-    cfg = ctx.config
-    if (cfg.tokenizer.path is not None or cfg.model.path is not None) and not cfg.model.continue_pretraining:
-        return True  # the tokenizer stage uses that one
+    if not ctx.config.builds_tokenizer:
+        return True  # the tokenizer stage uses that of tokenizer.path / model.path
     return any((ctx.layout.tokenizer_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
 
 
 def _base_written(ctx: StageContext) -> bool:
-    model = ctx.config.model
-    used_as_is = model.path is not None and not model.continue_pretraining
-    return used_as_is or (ctx.layout.base_dir / "config.json").is_file()
+    return not ctx.config.builds_base or (ctx.layout.base_dir / "config.json").is_file()
 
 
 _WRITTEN.update(corpus=_corpus_written, tokenizer=_tokenizer_written, base=_base_written)
