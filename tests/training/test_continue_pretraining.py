@@ -10,6 +10,7 @@ import pytest
 from safetensors.torch import load_file
 from test_pipeline import TINY
 
+from helixmoe.atomic import read_json
 from helixmoe.config import SystemConfig
 from helixmoe.errors import ConfigError
 
@@ -19,7 +20,8 @@ def _digest(directory):
 
 
 @pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
-def test_a_path_base_trains_further_into_a_self_contained_system(tmp_path):
+@pytest.mark.parametrize("grow", [None, 5], ids=["same-depth", "grown"])
+def test_a_path_base_trains_further_into_a_self_contained_system(tmp_path, grow):
     from helixmoe.system import HelixMoE
     from helixmoe.training.pipeline import train_system
 
@@ -31,6 +33,7 @@ def test_a_path_base_trains_further_into_a_self_contained_system(tmp_path):
     raw["model"] = {
         "path": str(first / "base"),
         "continue_pretraining": True,
+        "grow_layers": grow,
         "max_seq_len": 384,
     }
     raw["tokenizer"] = {"path": str(first / "tokenizer")}
@@ -46,7 +49,14 @@ def test_a_path_base_trains_further_into_a_self_contained_system(tmp_path):
     assert _digest(first / "base") == before  # the path is only read
     old = load_file(first / "base" / "model.safetensors")
     new = load_file(out / "base" / "model.safetensors")
-    assert old.keys() == new.keys() and any(not old[k].equal(new[k]) for k in old)
+    layers = read_json(out / "base" / "config.json")["num_hidden_layers"]
+    if grow is None:
+        assert "grown_layers" not in base and layers == 4  # the tiny size's 4 layers
+        assert old.keys() == new.keys()
+    else:  # block expansion: the last of the 4 layers gains a copy after it, layer 4
+        assert base["grown_layers"] == {"from": 4, "to": 5} and layers == 5
+        assert set(new) - set(old) == {k.replace("layers.3.", "layers.4.") for k in old if "layers.3." in k}
+    assert any(not old[k].equal(new[k]) for k in old)
     assert (out / "tokenizer" / "tokenizer.json").read_bytes() == (
         first / "tokenizer" / "tokenizer.json"
     ).read_bytes()
@@ -61,6 +71,10 @@ def test_a_path_base_trains_further_into_a_self_contained_system(tmp_path):
     [
         ({"size": "tiny", "continue_pretraining": True}, "trains a pretrained 'path' base further"),
         ({"path": "/m", "quantization": "4bit", "continue_pretraining": True}, "needs quantization: none"),
+        (
+            {"path": "/m", "grow_layers": 4},
+            "grow_layers grows a 'path' base .* needs continue_pretraining: true",
+        ),
     ],
 )
 def test_continue_pretraining_needs_a_full_precision_path_base(model, message):

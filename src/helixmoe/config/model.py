@@ -123,6 +123,11 @@ class BaseModelConfig(Section):
     so ``quantization: none``) before the experts, instead of using it as is: domain-adaptive pretraining of
     a local HF model, or more training for a system's own ``base/``. The result is saved in the system's
     ``base/`` with the path's tokenizer in ``tokenizer/``; ``path`` itself is only read."""
+    grow_layers: int | None = Field(default=None, ge=2, le=1024)
+    """With ``continue_pretraining``: first grow the ``path`` base to this many decoder layers (block
+    expansion: each new layer is a copy of the one before it with its output projections zeroed, so the grown
+    model computes exactly what the path base computes and training starts where that base stopped); must
+    be more layers than the path base has."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Compute dtype; ``auto`` = bfloat16 on CUDA, float32 on CPU."""
     device: str = "auto"
@@ -170,6 +175,10 @@ class BaseModelConfig(Section):
         if self.continue_pretraining and self.path is None:
             raise ValueError(
                 "continue_pretraining trains a pretrained 'path' base further; a from-scratch base is pretrained anyway"
+            )
+        if self.grow_layers is not None and not self.continue_pretraining:
+            raise ValueError(
+                "grow_layers grows a 'path' base before training it further: it needs continue_pretraining: true"
             )
         if self.continue_pretraining and self.quantization != "none":
             raise ValueError(

@@ -5,6 +5,7 @@ start without importing torch)::
 
     train_tokenizer  save_tokenizer  load_tokenizer                      (helixmoe.models.tokenizer)
     build_base  load_base  base_from_config  save_base  select_device_dtype  count_parameters  BASE_SIZES
+    grow_layers                                                          (helixmoe.models.base)
     ExpertPool  lora_to_peft                                             (helixmoe.models.experts)
     render_prompt  encode_prompt  encode_example  EncodedExample          (helixmoe.models.template)
     SystemLayout  save_system_skeleton  read_system_config  check_system  load_system  LoadedSystem
@@ -26,6 +27,7 @@ _EXPORTS = {
     "save_base": "base",
     "select_device_dtype": "base",
     "count_parameters": "base",
+    "grow_layers": "base",
     "ExpertPool": "experts",
     "lora_to_peft": "experts",
     "render_prompt": "template",

@@ -13,6 +13,7 @@ Public API::
     load_base(path, quantization="none", dtype="auto", device="auto", for_training=False) -> PreTrainedModel
     base_from_config(cfg: BaseModelConfig, tokenizer, seed=0, for_training=False) -> PreTrainedModel
     save_base(model, directory) -> Path          count_parameters(model, trainable_only=False) -> int
+    grow_layers(model, num_layers) -> PreTrainedModel     (block expansion, exact: same outputs, more layers)
     select_device_dtype(device="auto", dtype="auto") -> (torch.device, torch.dtype)
     is_quantized(model) -> bool
 """
@@ -40,6 +41,7 @@ __all__ = [
     "base_from_config",
     "build_base",
     "count_parameters",
+    "grow_layers",
     "is_quantized",
     "load_base",
     "save_base",
@@ -133,6 +135,71 @@ def build_base(
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     logger.info("built %s base: %d parameters", size, count_parameters(model))
     return model
+
+
+#: The projections that write a decoder layer's attention and MLP results into the residual stream
+#: (Llama-family names: Llama, Mistral, Qwen2, Qwen3); zeroing both makes a layer the identity.
+_OUTPUT_PROJECTIONS = ("self_attn.o_proj.weight", "mlp.down_proj.weight")
+
+
+def grow_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
+    """A deeper copy of ``model`` that computes exactly the same outputs: block expansion.
+
+    The ``num_layers - n`` new decoder layers are spread evenly over the ``n`` old ones, each placed after
+    the layer it copies with its output projections (``o_proj``, ``down_proj``) and their biases zeroed, so
+    it adds nothing to the residual stream until training moves those projections (Wu et al. 2024, LLaMA
+    Pro, arXiv:2401.02415). A trained base grows deeper and goes on training from where it stopped, instead
+    of a deeper base starting again from random weights. Written here because neither transformers nor PEFT
+    grows a model's depth. The grown model is in the input's dtype, on the CPU, in eval mode.
+
+    Raises:
+        ConfigError: ``num_layers`` not above the model's layer count, or layers without Llama-family
+            output projections.
+    """
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    old = int(model.config.num_hidden_layers)
+    if num_layers <= old:
+        raise ConfigError(f"model.grow_layers ({num_layers}) must be more than the base's {old} layers")
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    if not any(name.endswith(tail) for name in state for tail in _OUTPUT_PROJECTIONS):
+        raise ConfigError(
+            f"model.grow_layers needs Llama-family layers (self_attn.o_proj, mlp.down_proj); "
+            f"{type(model).__name__} has none"
+        )
+    added = num_layers - old
+    # copies after old layer i: spread evenly, the last old layer always gets one
+    copies = [(i + 1) * added // old - i * added // old for i in range(old)]
+    sources = [i for i in range(old) for _ in range(1 + copies[i])]
+    fresh = [j > 0 and sources[j] == sources[j - 1] for j in range(num_layers)]
+    grown: dict[str, torch.Tensor] = {}
+    prefix = ".layers."
+    for name, tensor in state.items():
+        head, found, tail = name.partition(prefix)
+        index, _, rest = tail.partition(".")
+        if not found or not index.isdigit():
+            grown[name] = tensor.clone()
+            continue
+        for new_index, source in enumerate(sources):
+            if source != int(index):
+                continue
+            value = tensor.clone()
+            if fresh[new_index] and any(
+                rest.startswith(p.rsplit(".", 1)[0] + ".") for p in _OUTPUT_PROJECTIONS
+            ):
+                value.zero_()
+            grown[f"{head}{prefix}{new_index}.{rest}"] = value
+    config.num_hidden_layers = num_layers
+    layer_types = getattr(model.config, "layer_types", None)
+    if layer_types:
+        config.layer_types = [layer_types[i] for i in sources]
+    bigger: Any = type(model)(config)
+    bigger.to(model.dtype)
+    bigger.load_state_dict(grown, strict=True)
+    bigger.generation_config = model.generation_config
+    logger.info(
+        "grew the base from %d to %d layers: %d parameters", old, num_layers, count_parameters(bigger)
+    )
+    return cast(PreTrainedModel, bigger.eval())
 
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:

@@ -24,7 +24,7 @@ __all__ = ["check_rewrite"]
 #: The config fields each trained artifact is built from (fields that only steer training or serving, such
 #: as dropout, dtype or device, may change freely).
 _TOKENIZER_FIELDS = ("scheme", "vocab_size", "min_frequency", "path")
-_BASE_FIELDS = ("size", "shape", "path", "continue_pretraining")
+_BASE_FIELDS = ("size", "shape", "path", "continue_pretraining", "grow_layers")
 _LORA_FIELDS = ("r", "alpha", "target_modules")
 _EXPERT_FIELDS = ("families", "rank", "alpha")
 #: Each stage's output is what the next one is trained on.

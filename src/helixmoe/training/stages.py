@@ -232,7 +232,7 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     This is the general phase of the curriculum. A pretrained ``model.path`` base is used as is, or, with
     ``model.continue_pretraining``, trained further from its weights (no copy warm-up: it is not fresh).
     """
-    from helixmoe.models.base import build_base, load_base, save_base
+    from helixmoe.models.base import build_base, grow_layers, load_base, save_base
     from helixmoe.training.phases import train_phase
 
     cfg = ctx.config
@@ -245,9 +245,13 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     budget = None if remaining is None else remaining * cfg.training.base_budget_share
     started = time.monotonic()
     warmup: dict[str, Any] = {}
+    grown_from: int | None = None
     if cfg.model.path is not None:
         # float32 on CPU, like build_base: the Trainer places it and handles mixed precision
         model = load_base(cfg.model.path, dtype="float32", device="cpu")
+        if cfg.model.grow_layers is not None:
+            grown_from = int(model.config.num_hidden_layers)
+            model = grow_layers(model, cfg.model.grow_layers)
     elif cfg.model.size is None:
         raise ConfigError("model.size is required for a from-scratch base")
     else:
@@ -282,6 +286,8 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
         summary["copy_warmup"] = warmup
     if cfg.model.path is not None:
         summary["continued_from"] = str(cfg.model.path)
+    if grown_from is not None:
+        summary["grown_layers"] = {"from": grown_from, "to": cfg.model.grow_layers}
     if mixed:
         summary["copy_strings_mixed"] = len(mixed)
     if ctx.interrupted:
