@@ -17,12 +17,17 @@ SMALL = {
 }
 
 
-def _base(char_tokenizer, layers: int = 2):
-    model = build_base("tiny", char_tokenizer, seed=5, shape={**SMALL, "num_hidden_layers": layers})
-    with torch.no_grad():  # a fresh base's norms are all ones: make every layer distinct
+def _perturbed(model):
+    with torch.no_grad():  # a fresh model's norms are all ones and its biases zero: make every weight count
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
     return model.eval()
+
+
+def _base(char_tokenizer, layers: int = 2):
+    return _perturbed(
+        build_base("tiny", char_tokenizer, seed=5, shape={**SMALL, "num_hidden_layers": layers})
+    )
 
 
 def _logits(model, ids):
@@ -84,10 +89,7 @@ def test_biases_of_the_output_projections_are_zeroed_too() -> None:
         mlp_bias=True,
     )
     torch.manual_seed(0)
-    base = LlamaForCausalLM(config).eval()
-    with torch.no_grad():
-        for p in base.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+    base = _perturbed(LlamaForCausalLM(config))
     grown = grow_layers(base, 3)
     ids = torch.randint(0, 50, (1, 9))
     assert grown.model.layers[2].self_attn.o_proj.bias.abs().sum() == 0
