@@ -139,7 +139,7 @@ def build_base(
 
 #: The projections that write a decoder layer's attention and MLP results into the residual stream
 #: (Llama-family names: Llama, Mistral, Qwen2, Qwen3); zeroing both makes a layer the identity.
-_OUTPUT_PROJECTIONS = ("self_attn.o_proj.weight", "mlp.down_proj.weight")
+_OUTPUT_PROJECTIONS = ("self_attn.o_proj", "mlp.down_proj")
 
 
 def grow_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
@@ -161,7 +161,7 @@ def grow_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
     if num_layers <= old:
         raise ConfigError(f"model.grow_layers ({num_layers}) must be more than the base's {old} layers")
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    if not any(name.endswith(tail) for name in state for tail in _OUTPUT_PROJECTIONS):
+    if not any(f".{module}." in name for name in state for module in _OUTPUT_PROJECTIONS):
         raise ConfigError(
             f"model.grow_layers needs Llama-family layers (self_attn.o_proj, mlp.down_proj); "
             f"{type(model).__name__} has none"
@@ -183,10 +183,8 @@ def grow_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
             if source != int(index):
                 continue
             value = tensor.clone()
-            if fresh[new_index] and any(
-                rest.startswith(p.rsplit(".", 1)[0] + ".") for p in _OUTPUT_PROJECTIONS
-            ):
-                value.zero_()
+            if fresh[new_index] and any(rest.startswith(f"{module}.") for module in _OUTPUT_PROJECTIONS):
+                value.zero_()  # weight and bias
             grown[f"{head}{prefix}{new_index}.{rest}"] = value
     config.num_hidden_layers = num_layers
     layer_types = getattr(model.config, "layer_types", None)
