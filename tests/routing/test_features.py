@@ -42,3 +42,44 @@ def test_mentions_keep_order_and_take_the_longest_name() -> None:
         "hlxl",
     ]
     assert features.mentions("the lc-b-text form, not lc-bx or xlcr") == ["lc-b-text"]
+
+
+def _tags(text: str) -> list[str]:
+    return [w for w in features.normalise(text).split() if w.startswith("hlx")]
+
+
+def test_a_value_written_as_the_codec_writes_it_reads_canonical() -> None:
+    # canonicalise requests always show messy text; the value of a conversion is canonical
+    assert "hlxcanon" in _tags("Would this HLXL be accepted? {region: 10.0, quota: {gamma: -127}}")
+    assert "hlxmessy" in _tags("Tidy this LC-B text up: [[# ,0xFFB1  ,0x3E ,0xFFBD]]")
+    assert "hlxmessy" in _tags("Make this canonical: {a:1,   b: [1,2]}")
+    # scalars say nothing either way (every notation writes 42 the same)
+    assert not {"hlxcanon", "hlxmessy"} & set(_tags("Convert 42 to runes"))
+    counts: dict[str, list[int]] = {}
+    for example in tasks.generate(1200, seed=17, split="train"):
+        tags = _tags(example.prompt)
+        tally = counts.setdefault(example.meta["kind"], [0, 0])
+        tally[0] += "hlxmessy" in tags
+        tally[1] += "hlxcanon" in tags
+    messy, canon = counts["canonicalise"]
+    assert messy >= 0.95 * (messy + canon) and messy > 50
+    for kind in ("convert", "translate"):
+        messy, canon = counts[kind]
+        assert messy <= 0.05 * (messy + canon) and canon > 50
+
+
+def test_a_value_two_named_notations_write_alike_leaves_the_source_to_the_words() -> None:
+    # [#657933] is canonical LC-T and LC-B text: the tags must not claim LC-T is the source
+    tags = _tags("Rewrite this LC-B bracket notation value as ASCII: [#657933]")
+    assert "hlxsrc_ambiguous" in tags and {"hlxdst_lct", "hlxdst_lcbtext"} <= set(tags)
+    assert not [t for t in tags if t.startswith("hlxpair_")]
+    assert "hlxvalueambiguous" in tags
+    # an integer that is also LC-B hex, the two notations named
+    assert "hlxsrc_ambiguous" in _tags("What is the LC-R form of the LC-B hex value 1201000000?")
+    # the lenient LC-R parser reads HLXL text, but LC-R does not write it so: HLXL stays the source
+    assert {"hlxsrc_hlxl", "hlxpair_hlxl_lcr"} <= set(_tags("Convert to LC-R: {a: 1}"))
+    # no other named notation: nothing to decide
+    assert "hlxsrc_lct" in _tags("Make this HLXL please: [#657933]")
+    # long values are not read again (routing time): the scanner's notation stands
+    long = "[" + ",".join(str(i) for i in range(40)) + "]"
+    assert "hlxsrc_ambiguous" not in _tags(f"Rewrite this LC-B bracket notation value as ASCII: {long}")

@@ -9,7 +9,14 @@ The n-gram classifier should learn *what is asked*, not the characters of the va
    "runes", "text-safe form", "bracket notation", ...) are compared with the value's notation: a mention
    of another notation is a *target*, and ``hlxsrc_* hlxdst_* hlxpair_*_*`` words are appended, so a
    linear model can learn "the non-HLXL side picks the expert" without parsing English;
-3. runs of digits become ``7`` (the digits of a sum say nothing about the expert).
+3. runs of digits become ``7`` (the digits of a sum say nothing about the expert);
+4. the request's largest container value is tagged ``hlxcanon`` when it is written exactly as the codec writes
+   it and ``hlxmessy`` when not: a canonicalise request always shows messy text, a validate request canonical
+   or broken text, so "Would this HLXL be accepted? {a: 1}" is not read as "tidy this HLXL" even when its
+   words were never seen (the intent model's ood accuracy, ``benchmarks/bench_routing.py``);
+5. when the last value is written exactly as another notation the request names writes some value
+   (``[#657933]`` is both LC-T and LC-B text), its source is ``ambiguous`` rather than the scanner's first
+   reading, and the words ("from", "as") decide which named notation is the target.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from helixmoe.tasks.phrasing import NOTATION_NAMES
 __all__ = ["mentions", "normalise"]
 
 _DIGITS = re.compile(r"\d+")
+_AMBIGUOUS_MAX = 64  # longer values are not read again in the notations a request names (see _other_readings)
 _SCAN_LIMIT = 2000  # longer text is only partly scanned for values (routing must stay sub-millisecond)
 _NAMES = {name.lower(): notation for notation, names in NOTATION_NAMES.items() for name in names}
 _TOKEN_RE = re.compile(r"[\w-]+")
@@ -79,6 +87,35 @@ def _tag(notation: str) -> str:
     return notation.replace("-", "")
 
 
+def _canonical(found: hlx.FoundValue) -> bool:
+    """``found`` is written exactly as the codec writes its value (a canonicalise request's value never is)."""
+    try:
+        written = hlx.dumps(found.value, found.notation)
+    except hlx.HLXError:
+        return False
+    return bool(found.text.strip() == written)
+
+
+def _other_readings(found: hlx.FoundValue, mentioned: list[str]) -> list[str]:
+    """The notations the request names, other than the one ``found`` was read in, that write some value
+    exactly as ``found`` is written (``[#657933]`` is canonical LC-T and LC-B text, ``1201000000`` an integer
+    and LC-B hex; ``{a: 1}`` is not LC-R, though the lenient LC-R parser reads it). Short values only: the
+    ambiguous ones are short, and parsing a long one again would cost routing time."""
+    if len(found.text) > _AMBIGUOUS_MAX:
+        return []
+    out = []
+    for notation in mentioned:
+        if notation == found.notation:
+            continue
+        try:
+            same = hlx.dumps(hlx.loads(found.text, notation), notation) == found.text.strip()
+        except hlx.HLXError:
+            continue
+        if same:
+            out.append(notation)
+    return out
+
+
 @lru_cache(maxsize=1024)
 def normalise(text: str) -> str:
     """The text the routers featurise (see the module docstring). Memoised: at serving the expert
@@ -86,23 +123,34 @@ def normalise(text: str) -> str:
     head, tail = text[:_SCAN_LIMIT], text[_SCAN_LIMIT:]
     parts: list[str] = []
     pos = 0
-    sources: list[str] = []
-    for found in hlx.find_values(head, scalars=True):
+    values = hlx.find_values(head, scalars=True)
+    for found in values:
         parts.append(head[pos : found.start])
         parts.append(f" hlxvalue{_tag(found.notation)} ")
-        sources.append(found.notation)
         pos = found.end
     parts.append(head[pos:])
     body = "".join(parts) + tail
     lower = body.lower()
     mentioned = _mentions(lower)
-    src = sources[-1] if sources else None
-    targets = [n for n in mentioned if n != src]
-    tags = [f"hlxsrc_{_tag(src) if src else 'none'}", f"hlxtargets_{min(len(targets), 3)}"]
-    tags += [f"hlxdst_{_tag(t)}" for t in targets]
-    tags += [f"hlxpair_{_tag(src) if src else 'none'}_{_tag(t)}" for t in targets]
-    if src in mentioned:
-        tags.append("hlxsrcnamed")
+    last = values[-1] if values else None
+    if last is not None and _other_readings(last, mentioned):
+        # the value reads in another notation the request names: which is the source is the words' to say
+        parts[-2] = " hlxvalueambiguous "
+        body = "".join(parts) + tail
+        tags = ["hlxsrc_ambiguous", f"hlxtargets_{min(len(mentioned), 3)}"]
+        tags += [f"hlxdst_{_tag(t)}" for t in mentioned]
+    else:
+        src = last.notation if last is not None else None
+        targets = [n for n in mentioned if n != src]
+        tags = [f"hlxsrc_{_tag(src) if src else 'none'}", f"hlxtargets_{min(len(targets), 3)}"]
+        tags += [f"hlxdst_{_tag(t)}" for t in targets]
+        tags += [f"hlxpair_{_tag(src) if src else 'none'}_{_tag(t)}" for t in targets]
+        if src in mentioned:
+            tags.append("hlxsrcnamed")
+    if values:
+        main = max(values, key=lambda f: f.end - f.start)
+        if isinstance(main.value, (list, dict, hlx.Contract)):
+            tags.append("hlxcanon" if _canonical(main) else "hlxmessy")
     if ("form" in lower or "notation" in lower) and _ALL_RE.search(body):
         tags.append("hlxallnotations")
     return _DIGITS.sub("7", body) + " " + " ".join(tags)
