@@ -163,12 +163,12 @@ def test_shipped_system_loads_and_converts_exactly() -> None:
 
 
 #: A request the built-in model gets nearly right: its own answer, and the right one.
-NEAR_MISS = ("emit lc-r glyphs for the following value: [102]", "🜊102🜂", "🜃102🜄")
+NEAR_MISS = ("emit lc-r glyphs for the following value: [103]", "🜊103🜂", "🜃103🜄")
 
 
 @pytest.mark.shipped
 def test_shipped_system_retries_its_own_least_certain_step() -> None:
-    """The built-in model writes the list ``[102]`` in LC-R as contract 102 (``🜊102🜂``); ``retry`` finds the
+    """The built-in model writes the list ``[103]`` in LC-R as contract 103 (``🜊103🜂``); ``retry`` finds the
     right answer among its own alternatives (the runner-up token where it was least sure), free or
     grammar-constrained, and says so. With no branches, decoding again under the grammar gives the same wrong
     answer: the search is what finds it."""
