@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from helixmoe import hlx
 from helixmoe.tasks.phrasing import NOTATION_NAMES
@@ -30,7 +31,9 @@ from helixmoe.tasks.phrasing import NOTATION_NAMES
 __all__ = ["mentions", "normalise"]
 
 _DIGITS = re.compile(r"\d+")
-_AMBIGUOUS_MAX = 64  # longer values are not read again in the notations a request names (see _other_readings)
+_AMBIGUOUS_MAX = (
+    64  # longer values are not read again in the notations a request names (see _reads_in_another)
+)
 _SCAN_LIMIT = 2000  # longer text is only partly scanned for values (routing must stay sub-millisecond)
 _NAMES = {name.lower(): notation for notation, names in NOTATION_NAMES.items() for name in names}
 _TOKEN_RE = re.compile(r"[\w-]+")
@@ -87,33 +90,31 @@ def _tag(notation: str) -> str:
     return notation.replace("-", "")
 
 
-def _canonical(found: hlx.FoundValue) -> bool:
-    """``found`` is written exactly as the codec writes its value (a canonicalise request's value never is)."""
+def _written_as(text: str, value: Any, notation: str) -> bool:
+    """``text`` is exactly how ``notation`` writes ``value`` (the codec's canonical text)."""
     try:
-        written = hlx.dumps(found.value, found.notation)
+        return bool(hlx.dumps(value, notation) == text.strip())
     except hlx.HLXError:
         return False
-    return bool(found.text.strip() == written)
 
 
-def _other_readings(found: hlx.FoundValue, mentioned: list[str]) -> list[str]:
-    """The notations the request names, other than the one ``found`` was read in, that write some value
-    exactly as ``found`` is written (``[#657933]`` is canonical LC-T and LC-B text, ``1201000000`` an integer
-    and LC-B hex; ``{a: 1}`` is not LC-R, though the lenient LC-R parser reads it). Short values only: the
-    ambiguous ones are short, and parsing a long one again would cost routing time."""
+def _reads_in_another(found: hlx.FoundValue, mentioned: list[str]) -> bool:
+    """A notation the request names, other than the one ``found`` was read in, writes some value exactly as
+    ``found`` is written (``[#657933]`` is canonical LC-T and LC-B text, ``1201000000`` an integer and LC-B
+    hex; ``{a: 1}`` is not LC-R, though the lenient LC-R parser reads it). Short values only: the ambiguous
+    ones are short, and parsing a long one again would cost routing time."""
     if len(found.text) > _AMBIGUOUS_MAX:
-        return []
-    out = []
+        return False
     for notation in mentioned:
         if notation == found.notation:
             continue
         try:
-            same = hlx.dumps(hlx.loads(found.text, notation), notation) == found.text.strip()
+            value = hlx.loads(found.text, notation)
         except hlx.HLXError:
             continue
-        if same:
-            out.append(notation)
-    return out
+        if _written_as(found.text, value, notation):
+            return True
+    return False
 
 
 @lru_cache(maxsize=1024)
@@ -133,7 +134,7 @@ def normalise(text: str) -> str:
     lower = body.lower()
     mentioned = _mentions(lower)
     last = values[-1] if values else None
-    if last is not None and _other_readings(last, mentioned):
+    if last is not None and _reads_in_another(last, mentioned):
         # the value reads in another notation the request names: which is the source is the words' to say
         parts[-2] = " hlxvalueambiguous "
         body = "".join(parts) + tail
@@ -150,7 +151,7 @@ def normalise(text: str) -> str:
     if values:
         main = max(values, key=lambda f: f.end - f.start)
         if isinstance(main.value, (list, dict, hlx.Contract)):
-            tags.append("hlxcanon" if _canonical(main) else "hlxmessy")
+            tags.append("hlxcanon" if _written_as(main.text, main.value, main.notation) else "hlxmessy")
     if ("form" in lower or "notation" in lower) and _ALL_RE.search(body):
         tags.append("hlxallnotations")
     return _DIGITS.sub("7", body) + " " + " ".join(tags)
