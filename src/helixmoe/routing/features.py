@@ -31,9 +31,8 @@ from helixmoe.tasks.phrasing import NOTATION_NAMES
 __all__ = ["mentions", "normalise"]
 
 _DIGITS = re.compile(r"\d+")
-_AMBIGUOUS_MAX = (
-    64  # longer values are not read again in the notations a request names (see _reads_in_another)
-)
+# longer values are not read again in the notations a request names (see _reads_in_another)
+_AMBIGUOUS_MAX = 64
 _SCAN_LIMIT = 2000  # longer text is only partly scanned for values (routing must stay sub-millisecond)
 _NAMES = {name.lower(): notation for notation, names in NOTATION_NAMES.items() for name in names}
 _TOKEN_RE = re.compile(r"[\w-]+")
