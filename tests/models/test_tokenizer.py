@@ -17,7 +17,7 @@ from helixmoe.models.tokenizer import (
     train_tokenizer,
 )
 
-SCHEMES = ["char", "bpe", "hlx"]
+SCHEMES = ["char", "bpe", "hlx", "spelled"]
 ROUND_TRIP = [
     '🜊902🜁0 "render_pipeline"🜁1 🜃⟁vs, ⟁fs🜄🜂',
     "🐊14🐁0 42🐂 🐃1, 2🐄",
@@ -94,6 +94,23 @@ def test_hlx_scheme_tokenizes_a_key_or_a_byte_the_same_everywhere(corpus: list[s
     ids = tok.encode("{label: 1, label: 2}", add_special_tokens=False)
     at = [i for i in range(len(ids)) if ids[i : i + len(key)] == key]
     assert len(at) == 2, pieces("{label: 1, label: 2}")
+
+
+def test_spelled_scheme_spells_letters_and_keeps_hex_bytes_and_numbers_whole(corpus: list[str]) -> None:
+    text = '{velocity: "yes", timeout_ms: 1000} 0876656c6f63697479'
+    tok = train_tokenizer([*corpus, *[text] * 20], "spelled", vocab_size=600)
+    pieces = [tok.decode([i]) for i in tok.encode(text, add_special_tokens=False)]
+    assert "".join(pieces) == text
+    letters = [p for p in pieces if p.isalpha()]
+    assert letters and all(len(p) == 1 for p in letters), pieces
+    assert pieces[:9] == ["{", *"velocity"]
+    assert "1000" in pieces or "10" in pieces  # digit runs still merge
+    tail = pieces[pieces.index(" ", len(pieces) - 11) + 1 :]
+    assert tail == ["08", "76", "65", "6c", "6f", "63", "69", "74", "79"], tail  # one token per hex byte
+    hlx = train_tokenizer([*corpus, *[text] * 20], "hlx", vocab_size=600)
+    assert (
+        len(hlx.encode("velocity", add_special_tokens=False)) < 8
+    )  # the scheme it differs from merges letters
 
 
 def test_save_and_load_in_hf_format(tokenizer, tmp_path: Path) -> None:

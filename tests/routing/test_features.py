@@ -83,3 +83,43 @@ def test_a_value_two_named_notations_write_alike_leaves_the_source_to_the_words(
     # long values are not read again (routing time): the scanner's notation stands
     long = "[" + ",".join(str(i) for i in range(40)) + "]"
     assert "hlxsrc_ambiguous" not in _tags(f"Rewrite this LC-B bracket notation value as ASCII: {long}")
+
+
+def test_canonical_text_with_nothing_to_convert_to_reads_as_its_own_tag() -> None:
+    # "canonical and no other notation named" is validate's shape, never canonicalise's: one tag for both
+    assert "hlxsamecanon" in _tags("Find the problem in this LC-T, if any: [0.5,[2,{a:TRUE}]]")
+    assert "hlxsamemessy" in _tags("Tidy this LC-T up: [0.5 , [2,{a:TRUE}]]")
+    conversion = _tags("Convert [0.5,[2,{a:TRUE}]] (LC-T) to runes")
+    assert "hlxcanon" in conversion and not {"hlxsamecanon", "hlxsamemessy"} & set(conversion)
+
+
+def test_a_bracketed_span_no_value_covers_reads_broken() -> None:
+    assert "hlxbroken" in _tags('Would this LC-B text be accepted? [{timeout_ms:"F",created_at:F,}]')
+    assert "hlxbroken" in _tags("Would this LCB be accepted? [15|0:-1.0")  # left open
+    assert "hlxbroken" in _tags("Is this runic right? \U0001f703\u2205,' \u2205, 1\U0001f704")
+    # values, brackets inside strings, chat wrappers and short or wordy brackets are not broken
+    for text in (
+        'Convert {a: "]x[", b: [1, 2]} to LC-T',
+        "[INST] Show me [&h_fb, 2] written in LC-B-hex [/INST]",
+        "Convert \U0001f7031, 2\U0001f704 to HLXL, see [docs]",
+        "What is [] in LC-R?",
+        "What does \U0001f703 mean in LC-R? Thanks",
+        'Parse {a: "x\\\\"} into LC-T',
+    ):
+        assert "hlxbroken" not in _tags(text), text
+    # generated conversions are never broken; most validate requests with a bracket are
+    counts = {"convert": [0, 0], "validate": [0, 0]}
+    for example in tasks.generate(1500, seed=23, split="train"):
+        kind = example.meta["kind"]
+        if kind in counts and example.meta.get("src") not in ("lc-b-hex", "hlxl-bytes"):
+            counts[kind][0] += "hlxbroken" in _tags(example.prompt)
+            counts[kind][1] += 1
+    assert counts["convert"][1] > 50 and counts["convert"][0] == 0
+    assert counts["validate"][1] > 50 and counts["validate"][0] > 0.2 * counts["validate"][1], counts
+
+
+def test_one_glyph_in_the_words_reads_as_a_glyph_question() -> None:
+    assert "hlxglyph" in _tags("What is \U0001f701 used for in runic?")
+    assert "hlxglyph" in _tags("Meaning of the LC-R glyph \u25c6?")
+    assert "hlxglyph" not in _tags("Glyph for false in the runic notation?")
+    assert "hlxglyph" not in _tags("Convert \U0001f7031, 2\U0001f704 to HLXL")  # a value's glyphs are its own

@@ -95,13 +95,15 @@ def shape_problem(size: str, overrides: Mapping[str, int] | None = None) -> str 
 class TokenizerConfig(Section):
     """How the tokenizer is obtained: trained on the corpus (``scheme``) or read from ``path``."""
 
-    scheme: Literal["char", "bpe", "hlx"] = "bpe"
+    scheme: Literal["char", "bpe", "hlx", "spelled"] = "bpe"
     """``char``: one token per character with byte fallback; ``bpe``: byte-level BPE with glyphs kept whole;
-    ``hlx``: the same BPE over HLX-aware pieces (LC-B hex cut into bytes, spaces apart from words)."""
+    ``hlx``: the same BPE over HLX-aware pieces (LC-B hex cut into bytes, spaces apart from words);
+    ``spelled``: ``hlx`` with one letter per token (names spelled out, as LC-B hex writes them)."""
     vocab_size: int = Field(default=1024, ge=300, le=262_144)
-    """Target vocabulary size of the ``bpe``/``hlx`` schemes (ignored by ``char``: its alphabet decides)."""
+    """Target vocabulary size of the BPE schemes (ignored by ``char``: its alphabet decides; ``spelled`` may stop
+    short of it when no more pairs repeat)."""
     min_frequency: int = Field(default=2, ge=1)
-    """Minimum pair frequency for a ``bpe``/``hlx`` merge."""
+    """Minimum pair frequency for a BPE merge."""
     path: str | None = None
     """A local HF tokenizer directory to use instead of training one (default: the base's, if ``model.path``)."""
 

@@ -1,6 +1,6 @@
 """Tokenizers trained on the corpus with the ``tokenizers`` library, saved and loaded in HF format.
 
-Three schemes (registry :data:`SCHEMES`), compared by ``benchmarks/bench_tokenizer.py`` and by whole demo
+Four schemes (registry :data:`SCHEMES`), compared by ``benchmarks/bench_tokenizer.py`` and by whole demo
 runs (README, "Tokenizers"):
 
 * ``char`` — one token per character (every printable ASCII character, every LC-R glyph including the
@@ -11,6 +11,10 @@ runs (README, "Tokenizers"):
 * ``hlx`` — the same BPE over HLX-aware pieces (:data:`HLX_PIECES`): LC-B hex is cut into its bytes and
   spaces stand alone, so a key or a byte is the same tokens wherever it appears (GPT-2's pre-tokenizer
   glues the leading space to a word and cuts hex at letter/digit changes, e.g. ``696`` + ``c``).
+* ``spelled`` — ``hlx`` with every letter its own piece (:data:`SPELLED_PIECES`): names and strings are spelled
+  one letter per token, so writing them in LC-B hex is one byte token per letter token and a name's length
+  prefix is a count of its tokens (with ``hlx``, ``velocity`` is ``vel`` ``o`` ``c`` ``ity``: the model has to
+  know how each piece is spelled). Sequences are longer (about 1.5x on the training split).
 
 In every scheme, each LC-R glyph (spec §5, canonical and lenient) and each structural symbol is exactly one token,
 and the special tokens of :mod:`helixmoe.models.template` come first (pad = 0, eos = 1, unk = 2).
@@ -96,6 +100,10 @@ HLX_PIECES = (
 )
 
 
+#: ``spelled`` pre-tokenization: :data:`HLX_PIECES` with one letter per piece instead of a run of letters.
+SPELLED_PIECES = HLX_PIECES.replace(r"|\p{L}+|", r"|\p{L}|", 1)
+
+
 def _bpe_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) -> Tokenizer:
     """Byte-level BPE; structural symbols isolated before BPE, glyphs added as whole tokens."""
     pre = [_isolate_symbols(), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
@@ -109,9 +117,18 @@ def _hlx_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) ->
     boundaries, so one key or byte gets different tokens in different places; here a key is the same tokens
     after ``{`` and after ``, `` and every byte of an LC-B hex string is one piece, aligned to the byte.
     """
+    return _train_pieces(texts, vocab_size, min_frequency, HLX_PIECES)
+
+
+def _spelled_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int) -> Tokenizer:
+    """``hlx`` with one letter per piece (:data:`SPELLED_PIECES`): names and strings are spelled out."""
+    return _train_pieces(texts, vocab_size, min_frequency, SPELLED_PIECES)
+
+
+def _train_pieces(texts: Iterable[str], vocab_size: int, min_frequency: int, pieces: str) -> Tokenizer:
     pre = [
         _isolate_symbols(),
-        pre_tokenizers.Split(Regex(HLX_PIECES), behavior="isolated"),
+        pre_tokenizers.Split(Regex(pieces), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ]
     return _train_bpe(texts, vocab_size, min_frequency, pre)
@@ -141,6 +158,7 @@ SCHEMES: dict[str, Callable[[Iterable[str], int, int], Tokenizer]] = {
     "char": _char_tokenizer,
     "bpe": _bpe_tokenizer,
     "hlx": _hlx_tokenizer,
+    "spelled": _spelled_tokenizer,
 }
 
 

@@ -16,7 +16,15 @@ The n-gram classifier should learn *what is asked*, not the characters of the va
    words were never seen (the intent model's ood accuracy, ``benchmarks/bench_routing.py``);
 5. when the last value is written exactly as another notation the request names writes some value
    (``[#657933]`` is both LC-T and LC-B text), its source is ``ambiguous`` rather than the scanner's first
-   reading, and the words ("from", "as") decide which named notation is the target.
+   reading, and the words ("from", "as") decide which named notation is the target;
+6. a request that names no notation but the value's own gets ``hlxsamecanon`` / ``hlxsamemessy`` beside
+   (4): a linear model cannot learn "canonical *and* nothing to convert to" (validate, never canonicalise)
+   from the two words apart, and each is common on its own (every conversion shows canonical text);
+7. a bracketed span (``[...]``, ``{...}``, LC-R's ``🜃...🜄`` and ``◇...◆``, unclosed to the end) that no value
+   covers is ``hlxbroken``: the scanner reads fragments of broken text (``F`` of ``{a:F,}`` as an HLXL
+   value) whose notations would otherwise read as a conversion;
+8. one LC-R glyph alone in the words (``What is 🜁 used for?``) is ``hlxglyph``: a question about a glyph
+   shows one, a question asking for a glyph does not, whatever the wording.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from helixmoe import hlx
+from helixmoe.hlx import lcr
 from helixmoe.tasks.phrasing import NOTATION_NAMES
 
 __all__ = ["mentions", "normalise"]
@@ -45,6 +54,61 @@ for _name in sorted(_NAMES, key=len, reverse=True):
 _ALL_RE = re.compile(
     r"\b(?:each|every|all|all four|all the)\s+(?:notations?|formats?|forms?)\b", re.IGNORECASE
 )
+
+
+_GLYPHS = frozenset(lcr.GLYPHS.values()) | frozenset(g for g in lcr.LENIENT_GLYPHS if not g.isascii())
+# opening -> closing bracket of a structured value in any notation, LC-R's lenient glyphs too
+_PAIRS = {"[": "]", "{": "}", lcr.O_START: lcr.O_END, lcr.A_START: lcr.A_END, lcr.C_START: lcr.C_END}
+_LENIENT = {canonical: lenient for lenient, canonical in lcr.LENIENT_GLYPHS.items() if not lenient.isascii()}
+_PAIRS.update({_LENIENT[o]: _LENIENT[c] for o, c in list(_PAIRS.items()) if o in _LENIENT})
+_MIN_SPAN = 3  # "[]" and "{}" are values; a span this short that no value covers says little
+_BRACKETY = re.compile("[" + re.escape("".join(_PAIRS) + "".join(_PAIRS.values())) + '"\\\\]')
+
+
+def _bracket_spans(text: str) -> list[tuple[int, int]]:
+    """Top-level bracketed spans of ``text`` (``(start, end)``, end exclusive), brackets inside double-quoted
+    strings skipped; a span left open runs to the end of the text. Only brackets, quotes and backslashes are
+    visited (a regular expression jumps between them), so a long request costs microseconds."""
+    spans: list[tuple[int, int]] = []
+    stack: list[str] = []
+    start = 0
+    quoted = False
+    escaped = -1  # position of the character a backslash escapes
+    for m in _BRACKETY.finditer(text):
+        char, i = m.group(), m.start()
+        if quoted:
+            if char == "\\" and escaped != i:
+                escaped = i + 1
+            elif char == '"' and escaped != i:
+                quoted = False
+            continue
+        if char == '"':
+            quoted = bool(stack)
+        elif char in _PAIRS:
+            if not stack:
+                start = i
+            stack.append(_PAIRS[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+            if not stack:
+                spans.append((start, i + 1))
+    if stack:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _broken(text: str, values: list[hlx.FoundValue]) -> bool:
+    """Some bracketed span of ``text`` lies in no found value: at least :data:`_MIN_SPAN` characters, not
+    letters alone (``[INST]``, ``[/INST]``: chat wrappers), not one LC-R glyph alone (``What does 🜃 mean?``
+    opens a span that nothing closes)."""
+    for start, end in _bracket_spans(text):
+        if end - start < _MIN_SPAN or text[start + 1 : end - 1].replace("/", "").isalpha():
+            continue
+        if text[start] in _GLYPHS and not any(char in _GLYPHS for char in text[start + 1 : end]):
+            continue
+        if not any(f.start <= start and end <= f.end for f in values):
+            return True
+    return False
 
 
 def _wordish(char: str) -> bool:
@@ -150,7 +214,14 @@ def normalise(text: str) -> str:
     if values:
         main = max(values, key=lambda f: f.end - f.start)
         if isinstance(main.value, (list, dict, hlx.Contract)):
-            tags.append("hlxcanon" if _written_as(main.text, main.value, main.notation) else "hlxmessy")
+            form = "canon" if _written_as(main.text, main.value, main.notation) else "messy"
+            tags.append(f"hlx{form}")
+            if "hlxtargets_0" in tags:
+                tags.append(f"hlxsame{form}")
+    if _broken(head, values):
+        tags.append("hlxbroken")
+    if sum(char in _GLYPHS for char in body) == 1:
+        tags.append("hlxglyph")
     if ("form" in lower or "notation" in lower) and _ALL_RE.search(body):
         tags.append("hlxallnotations")
     return _DIGITS.sub("7", body) + " " + " ".join(tags)
