@@ -20,8 +20,8 @@ The n-gram classifier should learn *what is asked*, not the characters of the va
 6. a request that names no notation but the value's own gets ``hlxsamecanon`` / ``hlxsamemessy`` beside
    (4): a linear model cannot learn "canonical *and* nothing to convert to" (validate, never canonicalise)
    from the two words apart, and each is common on its own (every conversion shows canonical text);
-7. a bracketed span (``[...]``, ``{...}``, LC-R's ``🜃...🜄`` and ``◇...◆``, unclosed to the end) that no value
-   covers is ``hlxbroken``: the scanner reads fragments of broken text (``F`` of ``{a:F,}`` as an HLXL
+7. a bracketed span (``[...]``, ``{...}``, LC-R's ``🜃...🜄``, ``◇...◆`` and ``🜊...🜂``, unclosed to the end) that
+   no value covers is ``hlxbroken``: the scanner reads fragments of broken text (``F`` of ``{a:F,}`` as an HLXL
    value) whose notations would otherwise read as a conversion;
 8. one LC-R glyph alone in the words (``What is 🜁 used for?``) is ``hlxglyph``: a question about a glyph
    shows one, a question asking for a glyph does not, whatever the wording.
@@ -57,6 +57,7 @@ _ALL_RE = re.compile(
 
 
 _GLYPHS = frozenset(lcr.GLYPHS.values()) | frozenset(g for g in lcr.LENIENT_GLYPHS if not g.isascii())
+_GLYPH_RE = re.compile("[" + "".join(sorted(_GLYPHS)) + "]")
 # opening -> closing bracket of a structured value in any notation, LC-R's lenient glyphs too
 _PAIRS = {"[": "]", "{": "}", lcr.O_START: lcr.O_END, lcr.A_START: lcr.A_END, lcr.C_START: lcr.C_END}
 _LENIENT = {canonical: lenient for lenient, canonical in lcr.LENIENT_GLYPHS.items() if not lenient.isascii()}
@@ -220,7 +221,7 @@ def normalise(text: str) -> str:
                 tags.append(f"hlxsame{form}")
     if _broken(head, values):
         tags.append("hlxbroken")
-    if sum(char in _GLYPHS for char in body) == 1:
+    if len(_GLYPH_RE.findall(body)) == 1:
         tags.append("hlxglyph")
     if ("form" in lower or "notation" in lower) and _ALL_RE.search(body):
         tags.append("hlxallnotations")
