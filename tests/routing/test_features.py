@@ -107,11 +107,11 @@ def test_a_bracketed_span_no_value_covers_reads_broken() -> None:
         'Parse {a: "x\\\\"} into LC-T',
     ):
         assert "hlxbroken" not in _tags(text), text
-    # generated conversions are never broken; most validate requests with a bracket are
+    # generated conversions are never broken; many validate requests are (93 of 223 in 3 000, README)
     counts = {"convert": [0, 0], "validate": [0, 0]}
     for example in tasks.generate(1500, seed=23, split="train"):
         kind = example.meta["kind"]
-        if kind in counts and example.meta.get("src") not in ("lc-b-hex", "hlxl-bytes"):
+        if kind in counts and example.meta.get("src") != "lc-b-hex":  # hex has no brackets
             counts[kind][0] += "hlxbroken" in _tags(example.prompt)
             counts[kind][1] += 1
     assert counts["convert"][1] > 50 and counts["convert"][0] == 0
