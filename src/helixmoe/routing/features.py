@@ -105,7 +105,7 @@ def _broken(text: str, values: list[hlx.FoundValue]) -> bool:
     for start, end in _bracket_spans(text):
         if end - start < _MIN_SPAN or text[start + 1 : end - 1].replace("/", "").isalpha():
             continue
-        if text[start] in _GLYPHS and not any(char in _GLYPHS for char in text[start + 1 : end]):
+        if text[start] in _GLYPHS and not _GLYPH_RE.search(text, start + 1, end):
             continue
         if not any(f.start <= start and end <= f.end for f in values):
             return True
@@ -202,8 +202,9 @@ def normalise(text: str) -> str:
         # the value reads in another notation the request names: which is the source is the words' to say
         parts[-2] = " hlxvalueambiguous "
         body = "".join(parts) + tail
-        tags = ["hlxsrc_ambiguous", f"hlxtargets_{min(len(mentioned), 3)}"]
-        tags += [f"hlxdst_{_tag(t)}" for t in mentioned]
+        targets = mentioned
+        tags = ["hlxsrc_ambiguous", f"hlxtargets_{min(len(targets), 3)}"]
+        tags += [f"hlxdst_{_tag(t)}" for t in targets]
     else:
         src = last.notation if last is not None else None
         targets = [n for n in mentioned if n != src]
@@ -217,7 +218,7 @@ def normalise(text: str) -> str:
         if isinstance(main.value, (list, dict, hlx.Contract)):
             form = "canon" if _written_as(main.text, main.value, main.notation) else "messy"
             tags.append(f"hlx{form}")
-            if "hlxtargets_0" in tags:
+            if not targets:
                 tags.append(f"hlxsame{form}")
     if _broken(head, values):
         tags.append("hlxbroken")
