@@ -149,8 +149,7 @@ def with_budget(config: SystemConfig, seconds: float | None) -> SystemConfig:
 
 def router_reserve_s(config: SystemConfig) -> float:
     """Seconds kept back from the training budget for the ``router`` stage (fitting on train + extra prompts)."""
-    c = config.training.corpus
-    prompts = len(config.experts) * c.train_per_expert + config.routing.extra_prompts
+    prompts = sum(map(config.train_examples, config.experts)) + config.routing.extra_prompts
     if config.routing.max_prompts is not None:
         prompts = min(prompts, config.routing.max_prompts)
     return 10.0 + prompts * _ROUTER_S_PER_PROMPT

@@ -276,6 +276,57 @@ def test_corpus_wide_share_adds_larger_values_to_training_only(tmp_path, tiny_co
     assert bad.exit_code != 0 and "wide_share" in bad.output + str(bad.exception)
 
 
+def test_expert_train_weight_scales_its_training_split_only(tmp_path, tiny_config):
+    from collections import Counter
+
+    from helixmoe.cli.demo import _examples_text
+    from helixmoe.demo_plan import router_reserve_s
+    from helixmoe.tasks import load_corpus
+
+    runner = CliRunner()
+
+    def corpus(name, *overrides):
+        out = tmp_path / name
+        args = ["train", "--config", str(tiny_config), "--stage", "corpus", "-o", str(out)]
+        result = runner.invoke(app, [*args, "training.corpus.train_per_expert=10", *overrides])
+        assert result.exit_code == 0, result.output
+        return {
+            s: load_corpus(out / ".train" / "corpus" / f"{s}.jsonl") for s in ("train", "val", "test", "ood")
+        }
+
+    plain = corpus("plain", "training.corpus.random_names=0.5")
+    weighted = corpus("weighted", "training.corpus.random_names=0.5", "experts.ascii.train_weight=2.5")
+    assert Counter(e.expert for e in plain["train"]) == {"ascii": 10, "runic": 10}
+    assert Counter(e.expert for e in weighted["train"]) == {"ascii": 25, "runic": 10}
+    # every part keeps its seed, so the larger split holds the smaller one's examples
+    assert {(e.id, e.prompt) for e in plain["train"]} <= {(e.id, e.prompt) for e in weighted["train"]}
+    for split in ("val", "test", "ood"):  # reports stay comparable: held-out splits unchanged
+        assert [(e.id, e.prompt) for e in weighted[split]] == [(e.id, e.prompt) for e in plain[split]], split
+
+    config = load_config(
+        tiny_config, ["training.corpus.train_per_expert=10", "experts.runic.train_weight=0.04"]
+    )
+    assert (config.train_examples("ascii"), config.train_examples("runic")) == (10, 1)  # never zero
+    assert _examples_text(config) == "training examples ascii 10, runic 1"
+    even = load_config(tiny_config, ["training.corpus.train_per_expert=10"])
+    assert _examples_text(even) == "10 training examples each"
+    assert router_reserve_s(config) < router_reserve_s(even)  # the router fits on the prompts generated
+    bad = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            str(tiny_config),
+            "--stage",
+            "corpus",
+            "-o",
+            str(tmp_path / "bad"),
+            "experts.ascii.train_weight=0",
+        ],
+    )
+    assert bad.exit_code != 0 and "train_weight" in bad.output + str(bad.exception)
+
+
 def test_sigterm_stops_the_pipeline_and_resume_finishes_it(tmp_path, tiny_config):
     import os
     import signal

@@ -229,10 +229,18 @@ def _print_plan(
             f"about {max(1, round(plan['total'] / 60))} minutes: training budget "
             f"{_fmt_s(budget) if budget else 'none'} ({source}; the router fit included), then evaluation "
             f"on {splits} (~{_fmt_s(plan['evaluation'])}, n={cfg.evaluation.n} each) and sample queries · "
-            f"{len(cfg.experts)} experts, {cfg.training.corpus.train_per_expert} training examples each",
+            f"{len(cfg.experts)} experts, {_examples_text(cfg)}",
             style="bold",
         )
     )
+
+
+def _examples_text(cfg: Any) -> str:
+    """``N training examples each``, or each expert's count where their ``train_weight`` differ."""
+    counts = {name: cfg.train_examples(name) for name in cfg.experts}
+    if len(set(counts.values())) == 1:
+        return f"{next(iter(counts.values()))} training examples each"
+    return "training examples " + ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
 def _run(

@@ -43,6 +43,10 @@ class ExpertConfig(Section):
     """Overrides ``lora.r`` for this expert."""
     alpha: int | None = Field(default=None, ge=1)
     """Overrides ``lora.alpha`` for this expert."""
+    train_weight: float = Field(default=1.0, gt=0.0, le=100.0)
+    """Multiplies ``training.corpus.train_per_expert`` for this expert's training split: its share of the
+    base's mixed corpus and the size of its own LoRA training set (validation, test and ood keep their sizes,
+    so reports stay comparable). For an expert whose tasks are harder or more varied than the others'."""
 
 
 class SystemConfig(Section):
@@ -96,6 +100,16 @@ class SystemConfig(Section):
         """Whether training writes the system's own ``tokenizer/``: trained on the corpus, or copied beside a
         base it trains further; otherwise the tokenizer of ``tokenizer.path`` / ``model.path`` is read."""
         return self.model.continue_pretraining or (self.tokenizer.path is None and self.model.path is None)
+
+    def train_examples(self, expert: str) -> int:
+        """How many training examples the ``corpus`` stage generates for ``expert`` (its ``train_weight``
+        times ``training.corpus.train_per_expert``, at least one).
+
+        Raises:
+            KeyError: ``expert`` is not in :attr:`experts`.
+        """
+        weight = self.experts[expert].train_weight
+        return max(1, round(self.training.corpus.train_per_expert * weight))
 
     def lora_for(self, expert: str) -> LoRAConfig:
         """The LoRA config of one expert: the system default with its ``rank``/``alpha`` overrides.

@@ -142,7 +142,7 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
 
     sizes = ctx.config.training.corpus
     counts = {
-        "train": sizes.train_per_expert,
+        "train": sizes.train_per_expert,  # per expert: SystemConfig.train_examples
         "val": sizes.val_per_expert,
         "test": sizes.test_per_expert,
         "ood": sizes.ood_per_expert,
@@ -155,21 +155,27 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
         # the training split: a share with random keys and handle names, a share with larger values (the
         # same share of those with random names); each part its own seed, so new examples
         named = random_names_profile(seed, style=sizes.name_style) if sizes.random_names else None
+
+        def parts_of(split: str, n: int) -> list[tuple[int, SplitProfile | None, int]]:
+            if split != "train":
+                return [(n, None, seed)]
+            n_wide = round(n * sizes.wide_share)
+            n_random, wide_random = (round(k * sizes.random_names) for k in (n - n_wide, n_wide))
+            train = PROFILES["train"]
+            return [
+                (n - n_wide - n_random, None, seed),
+                (n_random, named, seed + 1_000_003),
+                (n_wide - wide_random, wide_profile(train), seed + 2_000_003),
+                (wide_random, wide_profile(named or train), seed + 3_000_003),
+            ]
+
         for split, n in counts.items():
-            parts: list[tuple[int, SplitProfile | None, int]] = [(n, None, seed)]
-            if split == "train":
-                n_wide = round(n * sizes.wide_share)
-                n_random, wide_random = (round(k * sizes.random_names) for k in (n - n_wide, n_wide))
-                train = PROFILES["train"]
-                parts = [
-                    (n - n_wide - n_random, None, seed),
-                    (n_random, named, seed + 1_000_003),
-                    (n_wide - wide_random, wide_profile(train), seed + 2_000_003),
-                    (wide_random, wide_profile(named or train), seed + 3_000_003),
-                ]
             examples = []
             for name, spec in ctx.config.experts.items():
                 families = spec.families or None
+                # an expert's train_weight scales its training split only; each part keeps its seed, so
+                # a larger split holds the smaller one's examples
+                parts = parts_of(split, ctx.config.train_examples(name) if split == "train" else n)
                 for count, profile, part_seed in parts:
                     if count > 0:
                         examples += generate(
