@@ -285,11 +285,14 @@ def test_expert_train_weight_scales_its_training_split_only(tmp_path, tiny_confi
 
     runner = CliRunner()
 
+    def run(name, *overrides):
+        args = ["train", "--config", str(tiny_config), "--stage", "corpus", "-o", str(tmp_path / name)]
+        return runner.invoke(app, [*args, "training.corpus.train_per_expert=10", *overrides])
+
     def corpus(name, *overrides):
-        out = tmp_path / name
-        args = ["train", "--config", str(tiny_config), "--stage", "corpus", "-o", str(out)]
-        result = runner.invoke(app, [*args, "training.corpus.train_per_expert=10", *overrides])
+        result = run(name, *overrides)
         assert result.exit_code == 0, result.output
+        out = tmp_path / name
         return {
             s: load_corpus(out / ".train" / "corpus" / f"{s}.jsonl") for s in ("train", "val", "test", "ood")
         }
@@ -311,19 +314,7 @@ def test_expert_train_weight_scales_its_training_split_only(tmp_path, tiny_confi
     even = load_config(tiny_config, ["training.corpus.train_per_expert=10"])
     assert _examples_text(even) == "10 training examples each"
     assert router_reserve_s(config) < router_reserve_s(even)  # the router fits on the prompts generated
-    bad = runner.invoke(
-        app,
-        [
-            "train",
-            "--config",
-            str(tiny_config),
-            "--stage",
-            "corpus",
-            "-o",
-            str(tmp_path / "bad"),
-            "experts.ascii.train_weight=0",
-        ],
-    )
+    bad = run("bad", "experts.ascii.train_weight=0")
     assert bad.exit_code != 0 and "train_weight" in bad.output + str(bad.exception)
 
 
