@@ -142,7 +142,7 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
 
     sizes = ctx.config.training.corpus
     counts = {
-        "train": sizes.train_per_expert,  # per expert: SystemConfig.train_examples
+        "train": sizes.train_per_expert,  # scaled per expert: SystemConfig.train_examples
         "val": sizes.val_per_expert,
         "test": sizes.test_per_expert,
         "ood": sizes.ood_per_expert,
