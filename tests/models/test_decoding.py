@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,31 @@ def test_hf_generate_options_go_into_its_generation_config(pool: ExpertPool, row
     assert "generation_config" not in captured.out
     assert all(len(set(row)) == len(row) for row in penalised)
     assert any(len(set(row)) < len(row) for row in plain)  # the option had something to change
+
+
+def test_beam_search_runs_each_rows_own_expert(pool: ExpertPool, rows: list[list[int]]) -> None:
+    """HF beam search repeats every row once per beam; each copy still runs its row's adapter."""
+    experts = [None if n == "__base__" else n for n in EXPERTS]
+    cap, eos, pad = 10, pool.tokenizer.eos_token_id, pool.tokenizer.pad_token_id
+    got = pool.generate_ids(rows, experts, cap, num_beams=3)
+    alone = []
+    for row, name in zip(rows, experts):
+        pool.activate(name or "ascii")
+        config = GenerationConfig(
+            max_new_tokens=cap, num_beams=3, do_sample=False, eos_token_id=eos, pad_token_id=pad
+        )
+        with (
+            pool.model.disable_adapter() if name is None else contextlib.nullcontext(),
+            torch.inference_mode(),
+        ):
+            new = pool.model.generate(input_ids=torch.tensor([row]), generation_config=config)[
+                0, len(row) :
+            ].tolist()
+        alone.append(new[: new.index(eos)] if eos in new else new)
+    assert got == alone
+    assert got != pool.generate_ids(rows, experts, cap)  # the beams found other answers than greedy
+    with pytest.raises(ConfigError, match="num_return_sequences"):
+        pool.generate_ids(rows, experts, cap, num_beams=3, num_return_sequences=2)
 
 
 def test_arguments_are_checked(pool: ExpertPool, rows: list[list[int]]) -> None:

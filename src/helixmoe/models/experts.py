@@ -237,7 +237,9 @@ class ExpertPool:
             forced: Per row, tokens emitted first in place of the greedy ones (then greedy again).
             observe: ``observe(rows, scores)`` at every step (see :func:`~helixmoe.models.decoding.greedy_decode`).
             **generate_kwargs: Any other HF ``generate`` argument; then HF ``generate`` runs instead (every
-                row of a batch steps until the last one stops).
+                row of a batch steps until the last one stops). Beam search (``num_beams``) keeps each row's
+                expert; it searches a batch up to its largest cap and then cuts each row at its own, so with
+                beams a row's answer can depend on the other rows' caps (greedy answers cannot).
 
         Returns:
             New token ids per row, without the EOS, (B, <= max_new_tokens).
@@ -261,6 +263,8 @@ class ExpertPool:
                         "aligned positions, forced tokens and step observers need the built-in decoder, "
                         "not HF generate"
                     )
+                if generate_kwargs.get("num_return_sequences", 1) != 1:
+                    raise ConfigError("generation returns one answer per row: num_return_sequences must be 1")
                 if logits_processor is not None:
                     generate_kwargs["logits_processor"] = logits_processor
                 return self._hf_generate(prompt_ids, names, caps, batch_size, generate_kwargs)
@@ -341,7 +345,8 @@ class ExpertPool:
         kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=mask, generation_config=config)
         kwargs.update({k: v for k, v in extra.items() if k not in options})
         if names is not None:
-            kwargs["adapter_names"] = names
+            # beam search runs num_beams copies of each row, side by side; PEFT wants one name per copy
+            kwargs["adapter_names"] = [name for name in names for _ in range(max(1, config.num_beams or 1))]
         with torch.inference_mode():
             out = cast(Any, self.model).generate(**kwargs)[:, width:]  # (B, new)
         return [_cut_at(row.tolist(), eos) for row in out]
