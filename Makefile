@@ -41,6 +41,7 @@ test-all: setup
 	$(BIN)/python -m pytest -q -m "" 
 
 # Every benchmark prints its figures and ratios measured side by side in one run.
+# bench_beams grades the built-in system (or SYSTEM) greedy vs beam search.
 # SYSTEM=dir also benchmarks a trained system end to end (latency, batching, constrained decoding).
 bench: setup
 	$(BIN)/python benchmarks/bench_codecs.py
@@ -51,6 +52,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_qlora.py
 	$(BIN)/python benchmarks/bench_moe.py kernels
+	$(BIN)/python benchmarks/bench_beams.py $(if $(SYSTEM),--system $(SYSTEM))
 	$(if $(SYSTEM),$(BIN)/python benchmarks/bench_system.py --system $(SYSTEM))
 
 lint: setup
