@@ -211,13 +211,15 @@ def test_hf_generate_options_go_into_its_generation_config(pool: ExpertPool, row
     assert any(len(set(row)) < len(row) for row in plain)  # the option had something to change
 
 
-def test_beam_search_runs_each_rows_own_expert(pool: ExpertPool, rows: list[list[int]]) -> None:
-    """HF beam search repeats every row once per beam; each copy still runs its row's adapter."""
+def test_beam_search_runs_each_rows_own_expert_and_cap(pool: ExpertPool, rows: list[list[int]]) -> None:
+    """HF beam search repeats every row once per beam; each copy still runs its row's adapter, and each row
+    is searched to its own cap (a longer search can end in another best beam)."""
     experts = [None if n == "__base__" else n for n in EXPERTS]
-    cap, eos, pad = 10, pool.tokenizer.eos_token_id, pool.tokenizer.pad_token_id
-    got = pool.generate_ids(rows, experts, cap, num_beams=3)
+    caps = [9, 14, 2, 6, 11, 9]
+    eos, pad = pool.tokenizer.eos_token_id, pool.tokenizer.pad_token_id
+    got = pool.generate_ids(rows, experts, caps, num_beams=3, batch_size=4)
     alone = []
-    for row, name in zip(rows, experts):
+    for row, name, cap in zip(rows, experts, caps):
         pool.activate(name or "ascii")
         config = GenerationConfig(
             max_new_tokens=cap, num_beams=3, do_sample=False, eos_token_id=eos, pad_token_id=pad
@@ -226,14 +228,12 @@ def test_beam_search_runs_each_rows_own_expert(pool: ExpertPool, rows: list[list
             pool.model.disable_adapter() if name is None else contextlib.nullcontext(),
             torch.inference_mode(),
         ):
-            new = pool.model.generate(input_ids=torch.tensor([row]), generation_config=config)[
-                0, len(row) :
-            ].tolist()
-        alone.append(new[: new.index(eos)] if eos in new else new)
+            new = pool.model.generate(input_ids=torch.tensor([row]), generation_config=config)[0, len(row) :]
+        alone.append(new.tolist()[: new.tolist().index(eos)] if eos in new.tolist() else new.tolist())
     assert got == alone
-    assert got != pool.generate_ids(rows, experts, cap)  # the beams found other answers than greedy
+    assert got != pool.generate_ids(rows, experts, caps)  # the beams found other answers than greedy
     with pytest.raises(ConfigError, match="num_return_sequences"):
-        pool.generate_ids(rows, experts, cap, num_beams=3, num_return_sequences=2)
+        pool.generate_ids(rows, experts, caps, num_beams=3, num_return_sequences=2)
 
 
 def test_arguments_are_checked(pool: ExpertPool, rows: list[list[int]]) -> None:

@@ -238,8 +238,7 @@ class ExpertPool:
             observe: ``observe(rows, scores)`` at every step (see :func:`~helixmoe.models.decoding.greedy_decode`).
             **generate_kwargs: Any other HF ``generate`` argument; then HF ``generate`` runs instead (every
                 row of a batch steps until the last one stops). Beam search (``num_beams``) keeps each row's
-                expert; it searches a batch up to its largest cap and then cuts each row at its own, so with
-                beams a row's answer can depend on the other rows' caps (greedy answers cannot).
+                expert and its own cap.
 
         Returns:
             New token ids per row, without the EOS, (B, <= max_new_tokens).
@@ -312,15 +311,30 @@ class ExpertPool:
         batch_size: int | None,
         extra: dict[str, Any],
     ) -> list[list[int]]:
-        """HF ``generate`` on batches of ``batch_size`` rows (for arguments :func:`greedy_decode` lacks)."""
+        """HF ``generate`` on batches of ``batch_size`` rows (for arguments :func:`greedy_decode` lacks).
+
+        A batch runs to its largest cap and each row is cut at its own: the same answer as at its own cap for
+        greedy decoding, not for beam search (the best beam at a longer horizon need not start with the best
+        beam at a shorter one), so with beams every batch holds rows of one cap only.
+        """
         step = batch_size or max(1, len(prompt_ids))
-        out: list[list[int]] = []
-        for start in range(0, len(prompt_ids), step):
-            part = slice(start, start + step)
-            rows = self._hf_generate_batch(
-                prompt_ids[part], None if names is None else names[part], max(caps[part]), extra
+        if int(extra.get("num_beams") or 1) > 1:
+            by_cap: dict[int, list[int]] = {}
+            for i, cap in enumerate(caps):
+                by_cap.setdefault(cap, []).append(i)
+            groups = [rows[k : k + step] for rows in by_cap.values() for k in range(0, len(rows), step)]
+        else:
+            groups = [list(range(k, min(k + step, len(prompt_ids)))) for k in range(0, len(prompt_ids), step)]
+        out: list[list[int]] = [[] for _ in prompt_ids]
+        for group in groups:
+            answers = self._hf_generate_batch(
+                [prompt_ids[i] for i in group],
+                None if names is None else [names[i] for i in group],
+                max(caps[i] for i in group),
+                extra,
             )
-            out.extend(row[:cap] for row, cap in zip(rows, caps[part]))
+            for i, row in zip(group, answers, strict=True):
+                out[i] = row[: caps[i]]
         return out
 
     def _hf_generate_batch(
