@@ -218,7 +218,7 @@ def test_beam_search_runs_each_rows_own_expert_and_cap(pool: ExpertPool, rows: l
     caps = [9, 14, 2, 6, 11, 9]
     eos, pad = pool.tokenizer.eos_token_id, pool.tokenizer.pad_token_id
     got = pool.generate_ids(rows, experts, caps, num_beams=3, batch_size=4)
-    alone = []
+    alone, active = [], pool.active
     for row, name, cap in zip(rows, experts, caps):
         pool.activate(name or "ascii")
         config = GenerationConfig(
@@ -230,6 +230,8 @@ def test_beam_search_runs_each_rows_own_expert_and_cap(pool: ExpertPool, rows: l
         ):
             new = pool.model.generate(input_ids=torch.tensor([row]), generation_config=config)[0, len(row) :]
         alone.append(new.tolist()[: new.tolist().index(eos)] if eos in new.tolist() else new.tolist())
+    if active is not None:  # the module's other tests share the pool
+        pool.activate(active)
     assert got == alone
     assert got != pool.generate_ids(rows, experts, caps)  # the beams found other answers than greedy
     with pytest.raises(ConfigError, match="num_return_sequences"):

@@ -322,7 +322,7 @@ class ExpertPool:
             by_cap: dict[int, list[int]] = {}
             for i, cap in enumerate(caps):
                 by_cap.setdefault(cap, []).append(i)
-            groups = [rows[k : k + step] for rows in by_cap.values() for k in range(0, len(rows), step)]
+            groups = [same[k : k + step] for same in by_cap.values() for k in range(0, len(same), step)]
         else:
             groups = [list(range(k, min(k + step, len(prompt_ids)))) for k in range(0, len(prompt_ids), step)]
         out: list[list[int]] = [[] for _ in prompt_ids]
