@@ -25,29 +25,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helixmoe.tasks import Example, grade
+from helixmoe.tasks import grade, load_corpus
+
+#: ``decode(prompts, expert, cap) -> answers``: one expert's answers to its model prompts.
+Decode = Callable[[list[str], str, int], list[str]]
 
 
-def _items(paths: list[Path]) -> dict[str, list[Example]]:
-    out: dict[str, list[Example]] = {}
-    for path in paths:
-        rows = [Example.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
-        out[path.parent.name if path.name == "examples.jsonl" else path.stem] = rows
-    return out
+def _ways(pool: Any, beams: int) -> dict[str, Decode]:
+    """The pool's own generation three ways: its greedy decoder, HF ``generate`` (any HF option selects it)
+    with one beam, and with ``beams``."""
 
-
-def _ways(pool: Any, beams: int) -> dict[str, Callable[[list[list[int]], str, int], list[list[int]]]]:
-    def greedy(ids: list[list[int]], expert: str, cap: int) -> list[list[int]]:
-        return pool.generate_ids(ids, [expert] * len(ids), cap, batch_size=32)  # type: ignore[no-any-return]
-
-    def hf(n: int) -> Callable[[list[list[int]], str, int], list[list[int]]]:
-        def run(ids: list[list[int]], expert: str, cap: int) -> list[list[int]]:
-            options = {"num_beams": n} if n > 1 else {"use_cache": True}  # any HF option selects HF generate
-            return pool.generate_ids(ids, [expert] * len(ids), cap, batch_size=16, **options)  # type: ignore[no-any-return]
+    def way(batch_size: int, **options: Any) -> Decode:
+        def run(prompts: list[str], expert: str, cap: int) -> list[str]:
+            experts = [expert] * len(prompts)
+            return pool.generate(prompts, experts, cap, batch_size=batch_size, **options)  # type: ignore[no-any-return]
 
         return run
 
-    return {"greedy": greedy, "hf-greedy": hf(1), f"beams-{beams}": hf(beams)}
+    return {
+        "greedy": way(32),
+        "hf-greedy": way(16, use_cache=True),
+        f"beams-{beams}": way(16, num_beams=beams),
+    }
 
 
 def main() -> None:
@@ -66,7 +65,6 @@ def main() -> None:
     import torch
 
     from helixmoe.models.layout import load_system
-    from helixmoe.models.template import encode_request
     from helixmoe.system import default_system_path
     from helixmoe.training.stages import model_prompt
 
@@ -79,19 +77,20 @@ def main() -> None:
     ways = _ways(pool, args.beams)
     figures: dict[str, Any] = {}
     print(f"system {root}; free decoding, each item's own expert and task hint")
-    for split, examples in _items(paths).items():
+    for path in paths:
+        split = path.parent.name if path.name == "examples.jsonl" else path.stem
+        examples = load_corpus(path)
         for expert in sorted({e.expert for e in examples} & set(args.expert or pool.names)):
             mine = [e for e in examples if e.expert == expert][: args.limit]
-            ids = [encode_request(pool.tokenizer, model_prompt(e, style), None).ids for e in mine]
+            prompts = [model_prompt(e, style) for e in mine]
             cap = 16 + max(
                 len(pool.tokenizer(e.response, add_special_tokens=False)["input_ids"]) for e in mine
             )
             row: dict[str, Any] = {"n": len(mine)}
             for way, decode in ways.items():
                 start = time.perf_counter()
-                out = decode(ids, expert, cap)
+                answers = decode(prompts, expert, cap)
                 seconds = time.perf_counter() - start
-                answers = [pool.tokenizer.decode(r, skip_special_tokens=True) for r in out]
                 row[way] = {
                     "exact": sum(grade(e, a).exact for e, a in zip(mine, answers, strict=True)),
                     "seconds": round(seconds, 2),
