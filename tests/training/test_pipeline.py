@@ -85,7 +85,8 @@ def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
     assert phases == {"base", "experts/_general", "experts/ascii", "experts/runic"}
 
     again = train_system(load_config(tiny_config), out, resume=True, final_eval_limit=0)
-    assert all(again["stages"][s] == {"skipped": "done"} for s in ("corpus", "tokenizer", "base"))
+    assert all(again["stages"][s]["skipped"] == "done" for s in ("corpus", "tokenizer", "base"))
+    assert again["stages"]["base"]["steps"] == summary["stages"]["base"]["steps"]  # recorded when it finished
     # the resumed run keeps the finished stages' figures and adds its wall time to the total
     saved = json.loads((out / "reports" / "training_summary.json").read_text())
     assert saved["stages"]["base"] == summary["stages"]["base"]
@@ -99,7 +100,10 @@ def test_all_stages_write_a_loadable_system(tmp_path, tiny_config):
         "ascii",
         "runic",
     }
-    assert again["stages"]["experts"] == {"ascii": {"skipped": "done"}, "runic": {"skipped": "done"}}
+    skipped = {name: expert["skipped"] for name, expert in again["stages"]["experts"].items()}
+    assert skipped == {"ascii": "done", "runic": "done"}
+    # the skipped experts keep their figures
+    assert saved["stages"]["experts"] == summary["stages"]["experts"]
 
 
 def test_cli_runs_a_stage_and_rejects_a_bad_budget(tmp_path, tiny_config):
@@ -474,8 +478,17 @@ def test_copy_warmup_runs_before_the_base_and_resume_reuses_it(tmp_path, tiny_co
     state_file.write_text(json.dumps(state))
     shutil.rmtree(out / ".train" / "runs" / "base")
     again = train_system(config, out, stages=["base"], resume=True, final_eval_limit=0)
-    assert again["stages"]["base"]["copy_warmup"] == {"skipped": "done"}
+    assert again["stages"]["base"]["copy_warmup"]["skipped"] == "done"
+    assert again["stages"]["base"]["copy_warmup"]["steps"] == 2  # recorded when the warm-up finished
     assert again["stages"]["base"]["steps"] == 2
+
+    # a run killed after its stages finished but before it wrote its summary: the resumed run skips them all
+    # and its summary still has their figures, from .train/state.json
+    (out / "reports" / "training_summary.json").unlink()
+    train_system(config, out, stages=["corpus", "tokenizer", "base"], resume=True, final_eval_limit=0)
+    saved = json.loads((out / "reports" / "training_summary.json").read_text())
+    assert saved["stages"]["base"]["steps"] == 2 and saved["stages"]["base"]["copy_warmup"]["steps"] == 2
+    assert saved["stages"]["corpus"]["train"] > 0 and saved["stages"]["base"]["skipped"] == "done"
 
 
 def test_copy_mix_adds_its_share_of_long_copy_strings_to_the_base_phase(tmp_path, tiny_config, monkeypatch):

@@ -125,6 +125,12 @@ class StageContext:
         """Whether ``key`` (``"base"``, ``"experts/ascii"``...) finished in an earlier resumed run."""
         return self.resume and bool(self._state().get(key))
 
+    def skipped_done(self, key: str) -> dict[str, Any]:
+        """What a stage or expert skipped as finished reports: ``{"skipped": "done"}`` with the figures recorded
+        when it finished, so the summary of a run resumed after a kill (which wrote no summary) still has them."""
+        recorded = self._state().get(key)
+        return {**recorded, "skipped": "done"} if isinstance(recorded, dict) else {"skipped": "done"}
+
     def mark_done(self, key: str, summary: dict[str, Any] | None = None) -> None:
         state = self._state()
         state[key] = summary or True

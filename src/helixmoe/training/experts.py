@@ -250,7 +250,7 @@ def experts_stage(ctx: StageContext) -> dict[str, Any]:
     for index, name in enumerate(names):
         key = f"experts/{name}"
         if ctx.is_done(key) and (ctx.layout.expert_dir(name) / "adapter_model.safetensors").is_file():
-            results[name] = {"skipped": "done"}
+            results[name] = ctx.skipped_done(key)
             continue
         results[name] = train_expert(
             ctx, name, tokenizer, init_dir, _share(ctx, len(names) - index), index + 1

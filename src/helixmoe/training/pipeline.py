@@ -35,10 +35,11 @@ def merge_summary(
 ) -> dict[str, Any]:
     """``summary`` on top of the one saved at ``path`` by an earlier run of the same system directory.
 
-    A later ``--stage router`` run keeps the base's figures; a stage skipped as already done keeps its
-    earlier summary. ``wall_time_s`` is the training's total: with ``resume``, or when stages of the earlier
-    run are kept (a later ``--stage router`` run), this run's wall time adds to the saved one; a run that
-    redoes every stage replaces it; ``wall_is_total`` says the summary's own figure is the total already.
+    A later ``--stage router`` run keeps the base's figures; a stage (or expert) skipped as already done keeps
+    its earlier summary, or the figures recorded when it finished where there is none. ``wall_time_s`` is the
+    training's total: with ``resume``, or when stages of the earlier run are kept (a later ``--stage router``
+    run), this run's wall time adds to the saved one; a run that redoes every stage replaces it;
+    ``wall_is_total`` says the summary's own figure is the total already.
     """
     try:
         earlier = read_json(path)
@@ -46,10 +47,12 @@ def merge_summary(
         return summary
     if not isinstance(earlier, dict) or not isinstance(earlier.get("stages"), dict):
         return summary
-    fresh = {k: v for k, v in summary.get("stages", {}).items() if v != {"skipped": "done"}}
-    merged = {**earlier, **summary, "stages": {**earlier["stages"], **fresh}}  # earlier exact_match stays
+    stages = summary.get("stages", {})
+    merged_stages = {k: _merge_stage(earlier["stages"].get(k), v) for k, v in stages.items()}
+    # the earlier exact_match stays
+    merged = {**earlier, **summary, "stages": {**earlier["stages"], **merged_stages}}
     before, now = earlier.get("wall_time_s"), summary.get("wall_time_s")
-    kept = set(earlier["stages"]) - set(fresh)
+    kept = set(earlier["stages"]) - {k for k, v in stages.items() if not _done_before(v)}
     if (
         not wall_is_total
         and (resume or kept)
@@ -58,6 +61,22 @@ def merge_summary(
     ):
         merged["wall_time_s"] = round(before + now, 1)
     return merged
+
+
+def _done_before(stage: Any) -> bool:
+    """Whether a stage's (or an expert's) summary says it was skipped as finished by an earlier run."""
+    return isinstance(stage, dict) and stage.get("skipped") == "done"
+
+
+def _merge_stage(earlier: Any, fresh: Any) -> Any:
+    """A stage's summary after this run: the earlier run's where this run skipped it (or one of its experts or
+    sub-phases) as done, else this run's. A skipped one keeps the figures recorded when it finished
+    (:meth:`StageContext.skipped_done`) where no earlier summary has them: a run killed before writing it."""
+    if _done_before(fresh):
+        return earlier if earlier is not None else fresh
+    if isinstance(fresh, dict) and isinstance(earlier, dict) and any(map(_done_before, fresh.values())):
+        return {k: _merge_stage(earlier.get(k), v) for k, v in fresh.items()}
+    return fresh
 
 
 def train_system(

@@ -27,7 +27,7 @@ def router_stage(ctx: StageContext) -> dict[str, Any]:
 
     routing = ctx.config.routing
     if ctx.is_done("router") and (ctx.layout.router_dir / "router.json").is_file():
-        return {"skipped": "done"}
+        return ctx.skipped_done("router")
     state = process_state()
     if not state.is_main_process:  # under accelerate launch one process fits and writes, the others wait
         state.wait_for_everyone()

@@ -185,7 +185,7 @@ def corpus_stage(ctx: StageContext) -> dict[str, Any]:
             summary[split] = len(examples)
 
     if ctx.is_done("corpus") and all((ctx.corpus_dir / f"{s}.jsonl").is_file() for s in counts):
-        return {"skipped": "done"}
+        return ctx.skipped_done("corpus")
     _on_main(build)
     ctx.mark_done("corpus", summary or {"written": True})
     return summary
@@ -198,7 +198,7 @@ def tokenizer_stage(ctx: StageContext) -> dict[str, Any]:
 
     cfg = ctx.config
     if ctx.is_done("tokenizer") and (ctx.layout.tokenizer_dir / "tokenizer.json").is_file():
-        return {"skipped": "done"}
+        return ctx.skipped_done("tokenizer")
     if not cfg.builds_tokenizer:
         return {"skipped": "using the tokenizer of tokenizer.path / model.path"}
     if cfg.model.continue_pretraining:
@@ -245,7 +245,7 @@ def base_stage(ctx: StageContext) -> dict[str, Any]:
     if not cfg.builds_base:
         return {"skipped": "pretrained base at model.path"}
     if ctx.is_done("base") and (ctx.layout.base_dir / "config.json").is_file():
-        return {"skipped": "done"}
+        return ctx.skipped_done("base")
     tokenizer = load_stage_tokenizer(ctx)
     remaining = ctx.remaining_s()
     budget = None if remaining is None else remaining * cfg.training.base_budget_share
@@ -326,7 +326,7 @@ def copy_warmup(
         return model, {}
     if ctx.is_done("base/copy") and (saved / "config.json").is_file():
         # float32 on CPU, like build_base: the Trainer places it and handles mixed precision
-        return load_base(saved, dtype="float32", device="cpu"), {"skipped": "done"}
+        return load_base(saved, dtype="float32", device="cpu"), ctx.skipped_done("base/copy")
     phase = cfg.base.model_copy(
         # constant rate: copying forms in a sudden drop that a decaying schedule can postpone past the budget
         update={
