@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from helixmoe import tasks
 from helixmoe.cli import eval_cmds
-from helixmoe.errors import ConfigError, DataError
+from helixmoe.errors import ConfigError, DataError, HelixMoEError
 from helixmoe.evaluation import grade_answers_file
 
 runner = CliRunner()
@@ -93,6 +93,45 @@ def test_eval_cli_bad_options(app: typer.Typer, tiny_system: Path, tmp_path: Pat
     )
 
 
+def test_a_failed_eval_leaves_no_report_directory(
+    app: typer.Typer, tiny_system: Path, tmp_path: Path
+) -> None:
+    """Every input is checked before --out is kept: a failed run leaves no empty directory behind."""
+    import shutil
+
+    (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "broken.jsonl").write_text('{"id": \n')
+    no_adapter = tmp_path / "no-adapter"
+    shutil.copytree(tiny_system, no_adapter)
+    (no_adapter / "experts" / "runic" / "adapter_model.safetensors").unlink()
+    system = ["-s", str(tiny_system)]
+    failing = {
+        "missing split file": [*system, "--split", str(tmp_path / "nowhere.jsonl")],
+        "unknown split": [*system, "--split", "bogus"],
+        "empty split file": [*system, "--split", str(tmp_path / "empty.jsonl")],
+        "malformed split file": [*system, "--split", str(tmp_path / "broken.jsonl")],
+        "device": [*system, "--device", "bogus"],
+        "oracle route": [*system, "--oracle-route", "bogus"],
+        "verify": [*system, "--verify", "bogus"],
+        "router": [*system, "--router", "bogus"],
+        "missing adapter": ["-s", str(no_adapter)],
+        "missing system": ["-s", str(tmp_path / "nonexistent")],
+        "answers without corpus": ["--answers", str(tmp_path / "a.jsonl")],
+    }
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for case, args in failing.items():
+        for out in (tmp_path / "new" / "report", existing):
+            result = runner.invoke(app, ["eval", *args, "--n", "2", "--out", str(out)])
+            assert isinstance(result.exception, HelixMoEError), (case, result.exception)
+        assert not (tmp_path / "new").exists(), case
+        assert existing.is_dir(), case
+    result = runner.invoke(app, ["eval", "-s", str(tiny_system), "--router", "bogus"])
+    assert (
+        str(result.exception) == "--router 'bogus': expected one of cascade, classifier, coordinator, keyword"
+    )
+
+
 @pytest.fixture()
 def corpus(tmp_path: Path) -> Path:
     return Path(tasks.build_corpus(tmp_path / "corpus", 400, seed=5)["test"]).parent
@@ -134,5 +173,8 @@ def test_grade_answers_file_and_cli(app: typer.Typer, corpus: Path, tmp_path: Pa
     (tmp_path / "bad.jsonl").write_text('{"id": "no-such-id", "answer": "1"}\n', encoding="utf-8")
     with pytest.raises(DataError, match="no-such-id"):
         grade_answers_file(corpus, tmp_path / "bad.jsonl", split="test")
+    (tmp_path / "bad.jsonl").write_text(f'{lines[0]}\n{{"id": "x", "answer": 123}}\n', encoding="utf-8")
+    result = runner.invoke(app, ["eval", "--answers", str(tmp_path / "bad.jsonl"), "--corpus", str(corpus)])
+    assert str(result.exception) == f"{tmp_path / 'bad.jsonl'}:2: field 'answer' must be a string, got 123"
     with pytest.raises(DataError, match="no example of split 'ood'"):
         grade_answers_file(corpus / "test.jsonl", answers, split="ood")

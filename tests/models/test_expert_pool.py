@@ -105,6 +105,24 @@ def test_missing_adapter_fails_at_load(pool: ExpertPool, tmp_path: Path) -> None
         pool.load("math", target)
 
 
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({}, "not a PEFT adapter config: missing field 'peft_type'"),
+        ([], "not a PEFT adapter config: expected a JSON object"),
+        ({"peft_type": "IA3"}, 'peft_type must be "LORA" (an expert is a LoRA adapter), got "IA3"'),
+    ],
+)
+def test_a_bad_adapter_config_names_the_file_and_field(
+    pool: ExpertPool, tmp_path: Path, config: object, problem: str
+) -> None:
+    target = pool.save("ascii", tmp_path / "ascii")
+    (target / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemLoadError) as caught:
+        pool.load("math", target)
+    assert str(caught.value) == f"{target / 'adapter_config.json'}: {problem}"
+
+
 def test_mixed_expert_batch_equals_per_row_generation(pool: ExpertPool) -> None:
     experts = ["ascii", "runic", None, "runic", "ascii"]
     batch = pool.generate(PROMPTS, experts, max_new_tokens=10)

@@ -35,6 +35,17 @@ def test_help_and_bad_override() -> None:
     assert "top_k" in bad.stderr
 
 
+def test_a_config_without_a_moe_section_is_refused(tmp_path) -> None:
+    config = ROOT / "configs" / "hlx-tiny.yaml"
+    out = tmp_path / "m1"
+    result = _cli("train-moe", "-c", str(config), "-o", str(out), timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr == (
+        f"error: {config}: no `moe:` section; train-moe needs a config with one (e.g. configs/moe-tiny.yaml)\n"
+    )
+    assert not out.exists()
+
+
 def test_a_bad_data_file_fails_before_any_training(tmp_path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "a", "response": "b"\n')

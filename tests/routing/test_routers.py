@@ -265,6 +265,19 @@ def test_registry_and_load_errors(tmp_path: Path) -> None:
     (tmp_path / "router.json").write_text("{not json")
     with pytest.raises(SystemLoadError, match="unreadable"):
         load_router(tmp_path)
+    file = tmp_path / "router.json"
+    for text, problem in [
+        ("{}", "missing field 'kind'"),
+        ("[]", "expected a JSON object, got list"),
+        ('{"kind": ["keyword"]}', None),
+    ]:
+        file.write_text(text)
+        with pytest.raises(SystemLoadError) as caught:
+            load_router(tmp_path)
+        if problem is None:  # a kind that is not a name is an unknown kind, with the known ones listed
+            assert str(caught.value).startswith(f"{file}: unknown router kind ['keyword']; expected one of ")
+        else:
+            assert str(caught.value) == f"{file}: not a router file: {problem}"
 
 
 def test_routing_does_not_import_torch() -> None:

@@ -109,6 +109,38 @@ def test_requests_no_expert_can_answer_are_refused_clearly(moe: HelixMoE) -> Non
     # in a batch (an evaluation, say) such a row gets no answer and the others go on
     short, long = moe.batch(["Convert to LC-R: [1]", huge], verify="off")
     assert long.text == "" and short.text == moe.query("Convert to LC-R: [1]", verify="off")
+    # far longer: refused from a prefix, the whole request never tokenised (a long hex run's cost grows with
+    # the square of its length in the hlx pre-tokenizer)
+    hexrun = "Convert this LC-B hex to HLXL: " + "ab" * (40 * context)
+    with pytest.raises(
+        RequestError, match=f"more than \\d+ tokens long; this system's base reads at most {context}"
+    ):
+        moe.query(hexrun)
+
+
+def test_far_too_long_prompts_are_measured_on_a_prefix() -> None:
+    from helixmoe.models.template import prefix_over
+
+    class Counting:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+            self.seen.append(len(text))
+            return [0] * len(text)  # one token per character
+
+    tok = Counting()
+    assert (
+        prefix_over(tok, "x" * 800, 100) is None and tok.seen == []
+    )  # short enough: tokenised in full later
+    assert prefix_over(tok, "x" * 10_000_000, 100) == 800 and tok.seen == [800]
+    tok.seen.clear()
+
+    class Words(Counting):
+        def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+            return [0] * (len(text) // 20)  # long tokens: the prefix fits, so the caller tokenises it all
+
+    assert prefix_over(Words(), "x" * 100_000, 100) is None
 
 
 def test_corrupt_weights_and_bad_expert_metadata_fail_at_load(tiny_system: Path, tmp_path: Path) -> None:

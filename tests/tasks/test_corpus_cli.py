@@ -96,10 +96,13 @@ def test_export_then_import(app: typer.Typer, built: Path, tmp_path: Path) -> No
 def test_bad_inputs_raise_data_errors(app: typer.Typer, built: Path, tmp_path: Path) -> None:
     """The app's ``main`` prints DataError as ``error: <message>``; here we check the messages."""
     answers = tmp_path / "bad.jsonl"
-    answers.write_text('{"id": "x", "answer": "1"}\n{"answer": 2}\n')
+    answers.write_text('{"id": "x", "answer": "1"}\n{"id": "x"}\n')
     result = runner.invoke(app, ["corpus", "grade", "-c", str(built / "test.jsonl"), "-a", str(answers)])
     assert isinstance(result.exception, DataError)
     assert str(result.exception) == f"{answers}:2: missing string field 'answer'"
+    answers.write_text('{"id": "x", "answer": "1"}\n{"id": "x", "answer": 123}\n')
+    result = runner.invoke(app, ["corpus", "grade", "-c", str(built / "test.jsonl"), "-a", str(answers)])
+    assert str(result.exception) == f"{answers}:2: field 'answer' must be a string, got 123"
     answers.write_text('\n{"id": "x", "answer": "1"}\n')
     result = runner.invoke(app, ["corpus", "grade", "-c", str(built / "test.jsonl"), "-a", str(answers)])
     assert str(result.exception) == f"{answers}:2: id 'x' is not in the corpus"
@@ -117,6 +120,39 @@ def test_bad_inputs_raise_data_errors(app: typer.Typer, built: Path, tmp_path: P
     )
     assert isinstance(result.exception, DataError) and "unknown export format" in str(result.exception)
     assert not (tmp_path / "e.jsonl").exists()
+
+
+def test_import_refuses_to_write_over_its_input(app: typer.Typer, tmp_path: Path) -> None:
+    source = tmp_path / "imp1.jsonl"
+    text = json.dumps({"input": "What is 2 + 2?", "output": "4"}) + "\n"
+    source.write_text(text)
+    (tmp_path / "sub").mkdir()
+    for out in (source, tmp_path / "sub" / ".." / "imp1.jsonl"):
+        result = runner.invoke(app, ["corpus", "import", "-i", str(source), "-o", str(out)])
+        assert isinstance(result.exception, DataError)
+        assert str(result.exception) == (
+            f"--out {out} is the file being imported ({source}); write somewhere else"
+        )
+    assert source.read_text() == text
+
+
+def test_build_refuses_an_existing_corpus_unless_forced(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    out.mkdir()
+    (out / "train.jsonl").write_text("my own data\n")
+    args = ["corpus", "build", "--out", str(out), "--size", "20", "--seed", "1"]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, DataError)
+    assert str(result.exception) == (
+        f"--out {out} already holds corpus files (train.jsonl); "
+        "pass --force to replace them or choose another directory"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["train.jsonl"]
+    assert (out / "train.jsonl").read_text() == "my own data\n"
+    result = runner.invoke(app, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert len(tasks.load_corpus(out)) == 20
+    assert "manifest.json" in str(runner.invoke(app, args).exception)  # a built corpus is kept too
 
 
 def test_an_unwritable_output_path_is_a_one_line_error(tmp_path: Path) -> None:

@@ -50,15 +50,32 @@ def build(
         Optional[list[str]],
         typer.Option("--families", "-f", help="Families to mix (comma-separated or repeated); default all."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the corpus files --out already holds.")
+    ] = False,
 ) -> None:
     """Generate a corpus: train/val/test/ood JSONL files and a manifest."""
+    chosen = _families(families)
+    if not force:
+        _refuse_existing_corpus(out)
     start = time.perf_counter()
-    paths = tasks.build_corpus(out, size, seed, _families(families))
+    paths = tasks.build_corpus(out, size, seed, chosen)
     elapsed = time.perf_counter() - start
     manifest = read_json(out / "manifest.json")
     for split, path in paths.items():
         typer.echo(f"{split:>5}: {manifest['splits'][split]:>9} examples  {path}")
     typer.echo(f"built {size} examples in {elapsed:.1f} s ({size / max(elapsed, 1e-9):.0f} examples/s)")
+
+
+def _refuse_existing_corpus(out: Path) -> None:
+    """A build replaces every split file and the manifest of ``out``: refuse when some already exist."""
+    names = [f"{s}.jsonl" for s in tasks.SPLITS] + ["manifest.json"]
+    held = [name for name in names if (out / name).exists()]
+    if held:
+        raise DataError(
+            f"--out {out} already holds corpus files ({', '.join(held)}); "
+            "pass --force to replace them or choose another directory"
+        )
 
 
 def _table(title: str, rows: dict[str, Any]) -> None:
@@ -147,7 +164,7 @@ def export(
 ) -> None:
     """Write a corpus in the instruction ({"input", "output"}) or chat ({"messages"}) format."""
     _check_split(split)
-    _refuse_own_file(out, corpus)
+    _refuse_own_file(out, corpus, "a file of the corpus being exported")
     examples = (ex for ex in iter_corpus(corpus) if split is None or ex.split == split)
     count = atomic_write_lines(
         out, (dump_line(r) for r in tasks.export_examples(examples, fmt, minimal=minimal))
@@ -161,13 +178,12 @@ def _check_split(split: str | None) -> None:
         raise DataError(f"--split {split!r}: expected one of {', '.join(tasks.SPLITS)}")
 
 
-def _refuse_own_file(out: Path, corpus: Path) -> None:
-    """An export written over a file of the corpus it reads would replace that split with export records."""
+def _refuse_own_file(out: Path, source: Path, role: str) -> None:
+    """An export or import written over a file it reads would replace that file's records with its own output;
+    ``role`` says what ``out`` would be (``"the file being imported"``)."""
     target = atomic_target(out).resolve()
-    if any(path.resolve() == target for path in corpus_files(corpus)):
-        raise DataError(
-            f"--out {out} is a file of the corpus being exported ({corpus}); write somewhere else"
-        )
+    if any(path.resolve() == target for path in corpus_files(source)):
+        raise DataError(f"--out {out} is {role} ({source}); write somewhere else")
 
 
 @corpus_app.command("import")
@@ -180,6 +196,7 @@ def import_(
     split: Annotated[str, typer.Option("--split", help="Split of records that do not name one.")] = "train",
 ) -> None:
     """Convert an instruction/chat JSONL file into corpus examples."""
+    _refuse_own_file(out, input_, "the file being imported")
     examples = tasks.import_records(read_jsonl(input_), str(input_), expert=expert, split=split)
     count = write_corpus(out, examples)
     typer.echo(f"imported {count} examples into {out}")

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from helixmoe.cli.query_cmds import RetryOpt
+from helixmoe.cli.query_cmds import RetryOpt, prepare_to_load
 from helixmoe.errors import ConfigError, SystemLoadError
 
 __all__ = ["register"]
@@ -66,16 +68,6 @@ def eval_command(
 ) -> None:
     """Evaluate a system (routing, experts, verification, latency, memory, sizes) and write its report;
     with --answers, grade another system's answers on the same items instead."""
-    if out is not None:  # a report directory that cannot be made fails now, not after the evaluation
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise ConfigError(
-                f"--out {out}: cannot create the report directory ({err.strerror or err})"
-            ) from None
-    if answers is not None or corpus is not None:
-        _grade_answers(answers, corpus, split, out, as_json)
-        return
     overrides = {
         "n": n,
         "verify": verify,
@@ -90,7 +82,41 @@ def eval_command(
         "constrained": constrained,
         "retry_branches": retry_branches,
     }
-    _evaluate_system(system, split or _DEFAULT_SPLIT, overrides, loader, out, as_json)
+    with _report_dir(out):
+        if answers is not None or corpus is not None:
+            _grade_answers(answers, corpus, split, out, as_json)
+            return
+        _evaluate_system(system, split or _DEFAULT_SPLIT, overrides, loader, out, as_json)
+
+
+@contextmanager
+def _report_dir(out: Optional[Path]) -> Iterator[None]:
+    """Create ``--out`` now, so that a directory that cannot be made fails before the evaluation, not after it;
+    when the run then fails, remove the directories this run created that are still empty (an existing
+    ``--out`` is never removed)."""
+    if out is None:
+        yield
+        return
+    created = []
+    missing = out
+    while not missing.exists() and not missing.is_symlink() and missing != missing.parent:
+        created.append(missing)
+        missing = missing.parent
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"--out {out}: cannot create the report directory ({err.strerror or err})"
+        ) from None
+    try:
+        yield
+    except BaseException:
+        for directory in created:  # innermost first; rmdir leaves a directory that holds anything
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _evaluate_system(
@@ -101,12 +127,11 @@ def _evaluate_system(
     out: Optional[Path],
     as_json: bool,
 ) -> None:
-    from helixmoe.cli.imports import leave_out_unused_libraries
-    from helixmoe.cli.quiet import quiet_model_loading
     from helixmoe.evaluation.run import evaluate_system
     from helixmoe.models.layout import read_system_config
     from helixmoe.system import HelixMoE, default_system_path
 
+    prepare_to_load(system, loader["router"])  # a --router mistake fails now, with the valid choices
     root = system if system is not None else default_system_path()
     if system is None and not (root / "system.yaml").is_file():
         raise SystemLoadError(
@@ -114,8 +139,6 @@ def _evaluate_system(
         )
     cfg = read_system_config(root).evaluation
     cfg = _validated(cfg.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
-    leave_out_unused_libraries(root)
-    quiet_model_loading()
     moe = HelixMoE.load(system, verify=cfg.verify, max_new_tokens=cfg.max_new_tokens, **loader)
     typer.echo(f"evaluating {split} on {root} ...", err=True)
     if out is None and system is None:  # the built-in system lives inside the package: report to cwd

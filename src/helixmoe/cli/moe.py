@@ -49,8 +49,15 @@ def train_moe(
 ) -> None:
     """Train top-k routed LoRA experts inside the base's MLPs on mixed-domain data."""
     from helixmoe.config import SystemConfig, load_config
+    from helixmoe.config.loader import read_mapping
     from helixmoe.config.training import budget_override
+    from helixmoe.errors import ConfigError
 
+    # without a `moe:` section the run would train default MoE settings nobody asked for
+    if "moe" not in read_mapping(config):
+        raise ConfigError(
+            f"{config}: no `moe:` section; train-moe needs a config with one (e.g. configs/moe-tiny.yaml)"
+        )
     extra = list(overrides or [])
     if time_budget is not None:
         extra.append(budget_override(time_budget))

@@ -60,7 +60,7 @@ def _load(
     from helixmoe.system import HelixMoE
 
     _check_verify(verify)
-    _prepare(system, router)
+    prepare_to_load(system, router)
     return HelixMoE.load(
         system,
         router=router,
@@ -79,7 +79,7 @@ def _check_verify(verify: Optional[str]) -> None:
         raise ConfigError(f"--verify {verify!r}: expected one of {', '.join(POLICIES)}")
 
 
-def _prepare(system: Optional[Path], router: Optional[str]) -> None:
+def prepare_to_load(system: Optional[Path], router: Optional[str]) -> None:
     """Refuse a ``--router`` mistake before anything loads; keep unused libraries and their noise out."""
     from helixmoe.cli.imports import leave_out_unused_libraries
     from helixmoe.cli.quiet import quiet_model_loading
@@ -106,7 +106,7 @@ def _load_router(system: Optional[Path], router: Optional[str]) -> Any:
     """The system's serving router alone: its models are loaded only if a coordinator stage is asked."""
     from helixmoe.system import load_system_router
 
-    _prepare(system, router)
+    prepare_to_load(system, router)
     return load_system_router(system, router=router)
 
 

@@ -384,12 +384,13 @@ class ExpertPool:
         if not (path / ADAPTER_WEIGHTS).is_file():
             raise SystemLoadError(f"{path}: expert {name!r} has no {ADAPTER_WEIGHTS}")
         try:
-            read_json(path / ADAPTER_CONFIG)
+            adapter = read_json(path / ADAPTER_CONFIG)
             info = read_json(path / EXPERT_META)
         except (OSError, ValueError) as err:
             raise SystemLoadError(
                 f"{path}: expert {name!r} has a missing or unreadable JSON file: {err}"
             ) from err
+        _check_adapter_config(path / ADAPTER_CONFIG, adapter)
         if not isinstance(info, dict):
             raise SystemLoadError(f"{path / EXPERT_META}: expected a JSON object")
         budget = info.get("answer_tokens")
@@ -405,6 +406,18 @@ class ExpertPool:
                 f"got {json.dumps(budget)[:80]}"
             )
         return {**info, "name": name}
+
+
+def _check_adapter_config(file: Path, config: Any) -> None:
+    """PEFT reports a bad ``adapter_config.json`` as a bare ``KeyError('peft_type')``: name the file and field."""
+    if not isinstance(config, dict):
+        raise SystemLoadError(f"{file}: not a PEFT adapter config: expected a JSON object")
+    if "peft_type" not in config:
+        raise SystemLoadError(f"{file}: not a PEFT adapter config: missing field 'peft_type'")
+    if config["peft_type"] != "LORA":
+        raise SystemLoadError(
+            f'{file}: peft_type must be "LORA" (an expert is a LoRA adapter), got {json.dumps(config["peft_type"])}'
+        )
 
 
 def _cut_at(row: list[int], eos: int) -> list[int]:

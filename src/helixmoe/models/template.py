@@ -56,6 +56,7 @@ __all__ = [
     "EOS",
     "IGNORE_INDEX",
     "PAD",
+    "PREFIX_CHARS_PER_TOKEN",
     "PROMPT_STYLES",
     "SPECIAL_TOKENS",
     "TASK_HINT",
@@ -69,6 +70,7 @@ __all__ = [
     "encode_prompt",
     "encode_request",
     "encode_texts",
+    "prefix_over",
     "render_example",
     "render_prompt",
     "request_prompt",
@@ -229,6 +231,27 @@ def encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
     enc = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)
     ids: list[list[int]] = enc["input_ids"]  # already one list per text: no copy
     return ids
+
+
+#: A prompt longer than this many characters per token of context is tokenised only that far first: a prefix
+#: already over the context refuses it (see :func:`prefix_over`).
+PREFIX_CHARS_PER_TOKEN = 8
+
+
+def prefix_over(tokenizer: Any, prompt: str, context: int) -> int | None:
+    """The token count of ``prompt``'s first ``8 × context`` characters when that alone is over ``context``,
+    else ``None``.
+
+    Refuses a request far longer than the base reads without tokenising all of it: the ``hlx`` scheme's
+    pre-tokenizer (:mod:`helixmoe.models.tokenizer`) cuts LC-B hex into bytes with a look-ahead to the end of
+    the hex run, which costs time quadratic in the run's length (a 300 kB hex value took 95 s to refuse).
+    One token more than ``context`` is allowed for a token the cut split in two.
+    """
+    limit = PREFIX_CHARS_PER_TOKEN * context
+    if len(prompt) <= limit:
+        return None
+    count = len(tokenizer.encode(prompt[:limit], add_special_tokens=False))
+    return count if count > context + 1 else None
 
 
 def encode_request(tokenizer: Any, prompt: str, value_at: int | None = None) -> EncodedPrompt:

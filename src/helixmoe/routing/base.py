@@ -97,15 +97,21 @@ def load_router(directory: str | Path, **parts: Any) -> Any:
     path = Path(directory) / "router.json"
     try:
         meta = read_json(path)
-        kind = meta["kind"]
     except FileNotFoundError:
         raise SystemLoadError(
             f"no router at {path} (train one with: helixmoe train --stage router)"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError) as err:
         raise SystemLoadError(f"unreadable router file {path}: {err}") from None
-    if kind not in ROUTERS:
-        raise SystemLoadError(f"{path}: unknown router kind {kind!r}")
+    if not isinstance(meta, dict):
+        raise SystemLoadError(f"{path}: not a router file: expected a JSON object, got {type(meta).__name__}")
+    if "kind" not in meta:
+        raise SystemLoadError(f"{path}: not a router file: missing field 'kind'")
+    kind = meta["kind"]
+    if not isinstance(kind, str) or kind not in ROUTERS:
+        raise SystemLoadError(
+            f"{path}: unknown router kind {kind!r}; expected one of {', '.join(sorted(ROUTERS))}"
+        )
     return ROUTERS[kind].load(Path(directory), meta, **parts)
 
 

@@ -322,26 +322,31 @@ class HelixMoE:
     ) -> list[list[int]]:
         """One mixed-expert generation batch (token ids); a row with a target decodes under its grammar; a row
         longer than the base reads gets an empty answer (``skip_too_long``) or raises :class:`RequestError`."""
-        from helixmoe.models.template import aligned_value_at, encode_request, request_prompt
+        from helixmoe.models.template import aligned_value_at, encode_request, prefix_over, request_prompt
 
         tok = self.pool.tokenizer
         prompts = [request_prompt(t, h, self.prompt_style) for t, h in zip(texts, hints)]
         aligned = self.prompt_style == "aligned"
-        requests = [encode_request(tok, p, aligned_value_at(p) if aligned else None) for p in prompts]
-        rows = [r.ids for r in requests]
         context = self.context_tokens
-        keep = [i for i, row in enumerate(rows) if context is None or len(row) <= context]
-        if len(keep) < len(rows):  # longer than the base reads: no minutes of decoding
+        cut = [None if context is None else prefix_over(tok, p, context) for p in prompts]
+        requests = [
+            None if n is not None else encode_request(tok, p, aligned_value_at(p) if aligned else None)
+            for p, n in zip(prompts, cut)
+        ]
+        lengths = [len(r.ids) if r is not None else n or 0 for r, n in zip(requests, cut)]
+        keep = [i for i, n in enumerate(lengths) if context is None or n <= context]
+        if len(keep) < len(prompts):  # longer than the base reads: no minutes of decoding
             if not skip_too_long:
-                length = max(len(row) for row in rows)
+                i = max(range(len(prompts)), key=lambda k: lengths[k])
+                what = f"more than {lengths[i]}" if cut[i] is not None else str(lengths[i])
                 raise RequestError(
-                    f"the request is {length} tokens long; this system's base reads at most {context} "
+                    f"the request is {what} tokens long; this system's base reads at most {context} "
                     "(model.max_seq_len)"
                 )
             logger.warning(
-                "%d request(s) longer than the base's %s tokens: no answer", len(rows) - len(keep), context
+                "%d request(s) longer than the base's %s tokens: no answer", len(prompts) - len(keep), context
             )
-            out: list[list[int]] = [[] for _ in rows]
+            out: list[list[int]] = [[] for _ in prompts]
             if keep:
                 from helixmoe.models.steering import Remapped
 
@@ -357,6 +362,8 @@ class HelixMoE:
                     out[i] = row
             return out
         # per row: an answer never depends on its batch (exact in float32; see models.decoding for bf16)
+        fitting = [r for r in requests if r is not None]  # all of them: every request fits here
+        rows = [r.ids for r in fitting]
         limits = [self.token_limit(len(r), e) for r, e in zip(rows, experts)]
         kwargs: dict[str, Any] = {}
         if any(t is not None for t in targets):
@@ -365,7 +372,7 @@ class HelixMoE:
             # each row finishes its value within its own cap, so its answer does not depend on its batch
             kwargs["logits_processor"] = grammar_processor(tok, list(targets), limits)
         if aligned:
-            kwargs["first_positions"] = [r.answer_position for r in requests]
+            kwargs["first_positions"] = [r.answer_position for r in fitting]
         if forced is not None:
             kwargs["forced"] = forced
         if observe is not None:

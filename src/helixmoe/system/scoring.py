@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from helixmoe.models.template import encode_prompt
+from helixmoe.models.template import PREFIX_CHARS_PER_TOKEN, encode_prompt
 
 __all__ = ["ExpertScorer"]
 
@@ -27,8 +27,16 @@ class ExpertScorer:
     @torch.inference_mode()
     def __call__(self, prompt: str, candidates: Sequence[str]) -> list[float]:
         tok = self.pool.tokenizer
+        names = [[*tok.encode(c, add_special_tokens=False), tok.eos_token_id] for c in candidates]
+        context = getattr(self.pool.base.config, "max_position_embeddings", None)
+        if context is not None:
+            # a request longer than the base reads is scored on its head (the answer stage then refuses it
+            # or leaves it unanswered); the text is cut first, so a huge one is never tokenised whole
+            prompt = prompt[: PREFIX_CHARS_PER_TOKEN * context]
         prompt_ids = encode_prompt(tok, prompt)
-        rows = [prompt_ids + tok.encode(c, add_special_tokens=False) + [tok.eos_token_id] for c in candidates]
+        if context is not None:
+            prompt_ids = prompt_ids[: max(1, context - max(map(len, names)))]
+        rows = [prompt_ids + name for name in names]
         width = max(len(r) for r in rows)
         device = next(self.pool.model.parameters()).device
         ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows], device=device)  # (B, T)

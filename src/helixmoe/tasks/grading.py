@@ -7,6 +7,7 @@ unknown id or prompt are errors (``<file>:<line>: ...``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +86,10 @@ def load_answers(path: str | Path) -> list[tuple[int, str, str, str]]:
         if not isinstance(obj, dict):
             raise DataError(f"{where}: expected a JSON object")
         answer = obj.get("answer")
-        if not isinstance(answer, str):
+        if "answer" not in obj:
             raise DataError(f"{where}: missing string field 'answer'")
+        if not isinstance(answer, str):
+            raise DataError(f"{where}: field 'answer' must be a string, got {json.dumps(answer)[:40]}")
         if isinstance(obj.get("id"), str):
             out.append((line, "id", obj["id"], answer))
         elif isinstance(obj.get("prompt"), str):
