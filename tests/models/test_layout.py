@@ -86,6 +86,35 @@ def test_load_system_and_missing_expert(tmp_path: Path, tiny_base_dir: Path, cha
         check_system(layout.root, experts=["math"])
 
 
+def test_a_base_trained_further_is_its_own_directory_never_the_one_it_started_from(
+    tmp_path: Path, tiny_base_dir: Path, char_tokenizer
+) -> None:
+    from helixmoe.models.tokenizer import save_tokenizer
+
+    start, words = tmp_path / "start", tmp_path / "words"  # the base it was trained from, and its tokenizer
+    shutil.copytree(tiny_base_dir, start)
+    save_tokenizer(char_tokenizer, words)
+    layout = _full_system(tmp_path / "sys", tiny_base_dir, char_tokenizer)
+    model = {"path": start, "size": None}
+    config = CONFIG.model_copy(
+        update={
+            "model": CONFIG.model.model_copy(update={**model, "continue_pretraining": True}),
+            "tokenizer": CONFIG.tokenizer.model_copy(update={"path": words}),
+        }
+    )
+    save_system_skeleton(layout.root, config)
+    assert load_system(layout.root, device="cpu").pool.names == ["ascii", "runic"]
+    shutil.rmtree(layout.base_dir)  # a lost base/ is reported, not replaced by model.path's base
+    shutil.rmtree(layout.tokenizer_dir)
+    with pytest.raises(SystemLoadError) as info:
+        check_system(layout.root)
+    assert f"{layout.base_dir}: no base model" in str(info.value)
+    assert f"{layout.tokenizer_dir}: no tokenizer" in str(info.value)
+    plain = config.model_copy(update={"model": CONFIG.model.model_copy(update=model)})
+    save_system_skeleton(layout.root, plain)  # a base used as is is read where model.path says
+    assert load_system(layout.root, device="cpu").pool.names == ["ascii", "runic"]
+
+
 def test_atomic_dir_replaces_or_leaves_untouched(tmp_path: Path) -> None:
     target = tmp_path / "d"
     with atomic_dir(target) as tmp:

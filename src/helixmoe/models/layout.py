@@ -95,14 +95,17 @@ class SystemLayout:
         return self.experts_dir / name
 
     def base_source(self, config: SystemConfig) -> Path:
-        """``base/`` if it holds a model, else the config's local ``model.path`` (not copied into the system)."""
-        if (self.base_dir / "config.json").is_file() or config.model.path is None:
+        """``base/`` if training writes it (:attr:`SystemConfig.builds_base`) or it holds a model, else the
+        config's local ``model.path`` (not copied into the system). A base trained further from ``model.path``
+        is ``base/`` only: were it missing, the one it started from would answer in its place, unannounced."""
+        if config.builds_base or (self.base_dir / "config.json").is_file():
             return self.base_dir
-        return Path(config.model.path).expanduser()
+        return Path(config.model.path or "").expanduser()
 
     def tokenizer_source(self, config: SystemConfig) -> Path:
-        """``tokenizer/`` if present, else ``tokenizer.path``, else the base's directory."""
-        if self.tokenizer_dir.is_dir() or (config.tokenizer.path is None and config.model.path is None):
+        """``tokenizer/`` if training writes it (:attr:`SystemConfig.builds_tokenizer`) or it is present, else
+        ``tokenizer.path``, else the base's directory."""
+        if config.builds_tokenizer or self.tokenizer_dir.is_dir():
             return self.tokenizer_dir
         return Path(config.tokenizer.path or config.model.path or "").expanduser()
 
