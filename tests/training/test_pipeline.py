@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from helixmoe.cli.app import app
 from helixmoe.config import load_config
+from helixmoe.errors import DataError
 from helixmoe.training.stages import STAGES, register_stage
 
 TINY = {
@@ -489,6 +490,12 @@ def test_copy_warmup_runs_before_the_base_and_resume_reuses_it(tmp_path, tiny_co
     saved = json.loads((out / "reports" / "training_summary.json").read_text())
     assert saved["stages"]["base"]["steps"] == 2 and saved["stages"]["base"]["copy_warmup"]["steps"] == 2
     assert saved["stages"]["corpus"]["train"] > 0 and saved["stages"]["base"]["skipped"] == "done"
+
+    # a damaged record is an error for --resume, not a silent start from scratch
+    state_file.write_text("{broken")
+    with pytest.raises(DataError, match=r"state\.json: unreadable record of the finished stages"):
+        train_system(config, out, stages=["corpus", "tokenizer", "base"], resume=True, final_eval_limit=0)
+    assert state_file.read_text() == "{broken"
 
 
 def test_copy_mix_adds_its_share_of_long_copy_strings_to_the_base_phase(tmp_path, tiny_config, monkeypatch):

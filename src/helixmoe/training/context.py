@@ -18,6 +18,7 @@ from accelerate import PartialState
 
 from helixmoe.atomic import read_json
 from helixmoe.config import SystemConfig
+from helixmoe.errors import DataError
 from helixmoe.models.layout import SystemLayout
 from helixmoe.training.checkpoints import write_json_atomic
 
@@ -115,11 +116,29 @@ class StageContext:
         return self.work_dir / "state.json"
 
     def _state(self) -> dict[str, Any]:
+        """The record of finished stages; none yet is ``{}``. A damaged one is an error when resuming (read as
+        empty, ``--resume`` would train every finished stage again and write over what they made); a run that
+        does not resume trains every stage anyway and writes a new record."""
+        path = self._state_file()
         try:
-            data = read_json(self._state_file())
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+            data = read_json(path)
+            problem = None if isinstance(data, dict) else "not a JSON object"
+        except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as err:
+            problem = str(err)
+        if problem is None:
+            return data  # type: ignore[no-any-return]
+        if self.resume:
+            raise DataError(
+                f"{path}: unreadable record of the finished stages ({problem}); repair it, or delete it to "
+                "train every stage again"
+            )
+        return {}
+
+    def check_state(self) -> None:
+        """Raise now, before anything is written, if ``--resume`` cannot read the record of finished stages."""
+        self._state()
 
     def is_done(self, key: str) -> bool:
         """Whether ``key`` (``"base"``, ``"experts/ascii"``...) finished in an earlier resumed run."""

@@ -125,6 +125,7 @@ def train_system(
     )
     check_inputs(ctx, stages)
     check_rewrite(ctx, check_stages(stages))
+    ctx.check_state()
     state = process_state()
     if state.is_main_process:
         save_system_skeleton(root, config)
