@@ -133,6 +133,16 @@ def test_find_value_deep_and_large_input_is_bounded() -> None:
     assert hlx.find_value("x " * 200_000, "lc-t") is None
 
 
+def test_a_value_nested_too_deep_yields_no_fragment_of_itself() -> None:
+    # 70 nested arrays are over the 64-level limit; the 5 innermost parse on their own, and a check that took
+    # them for the request's value verified a wrong answer against them
+    text = "Convert to LC-R: " + "[" * 70 + "]" * 70
+    assert hlx.find_values(text) == []
+    assert all(hlx.find_value(text, n) is None for n in ("hlxl", "lc-t", "lc-b-text"))
+    assert hlx.find_value(text) is None
+    assert [f.text for f in hlx.find_values("[1] then " + "[" * 70 + "]" * 70)] == ["[1]"]  # before it: kept
+
+
 def test_find_value_any_notation_is_the_longest() -> None:
     hit = hlx.find_value("### Instruction:\nGive me the HLXL text for ∅\n")
     assert hit is not None and (hit.notation, hit.text) == ("lc-r", "∅")

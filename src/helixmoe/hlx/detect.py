@@ -187,10 +187,13 @@ def _scan(text: str, pos: int, stop: int, scalars: bool) -> list[FoundValue]:
         if isinstance(hit, FoundValue):
             out.append(hit)
             pos = hit.end
+        elif hit is not None:
+            # A value nested deeper than the limit starts here: whatever parses after this point may be a
+            # fragment of it (70 nested arrays hold a 5-deep one past the 64th opener), which a check would
+            # then verify an answer against, so the scan stops (and deep input costs linear time).
+            break
         else:
-            # After a depth error, the openers up to it start the same too-deep chain: skip them, so
-            # deep input costs linear time (a value nested inside such a chain is not reported).
-            pos = max(pos + 1, hit or 0)
+            pos += 1
     return out
 
 
@@ -393,8 +396,9 @@ def _notation_values(text: str, notation: str) -> list[FoundValue]:
         try:
             end, value = parse(text, pos, 0, False)
         except HLXError as err:
-            deep = err.offset is not None and err.message.startswith("value nested deeper")
-            pos = max(pos + 1, err.offset or 0) if deep else pos + 1
+            if err.message.startswith("value nested deeper"):
+                break  # what parses further on may be a fragment of the too-deep value (see _scan)
+            pos += 1
             continue
         except (IndexError, RecursionError):
             pos += 1
