@@ -403,6 +403,9 @@ def test_mistaken_stages_or_experts_are_refused_before_anything_is_written(tmp_p
     with pytest.raises(ConfigError, match="unknown stage"):
         train_system(load_config(tiny_config), fresh, stages=["nosuch"])
     assert not fresh.exists()
+    with pytest.raises(ConfigError, match=r"experts\.ascii\.families: unknown task family 'nosuch'; known: "):
+        train_system(load_config(tiny_config, ["experts.ascii.families=[convert,nosuch]"]), fresh)
+    assert not fresh.exists()
     existing = tmp_path / "existing"
     train_system(load_config(tiny_config), existing, stages=["corpus"], final_eval_limit=0)
     before = (existing / "system.yaml").read_text()

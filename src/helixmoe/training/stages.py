@@ -24,6 +24,7 @@ from helixmoe.training.data import TextPair
 from helixmoe.training.exact_match import EvalSample
 
 if TYPE_CHECKING:
+    from helixmoe.config import SystemConfig
     from helixmoe.tasks.profiles import SplitProfile
 
 __all__ = [
@@ -409,6 +410,8 @@ def check_inputs(ctx: StageContext, names: Sequence[str]) -> None:
         ConfigError: naming the stage, what it lacks and the command that makes it.
     """
     wanted = check_stages(names)
+    if "corpus" in wanted:
+        _check_families(ctx.config)
     for name in wanted:
         for need in NEEDS.get(name, ()):
             written = _WRITTEN.get(need)
@@ -417,6 +420,19 @@ def check_inputs(ctx: StageContext, names: Sequence[str]) -> None:
             raise ConfigError(
                 f"stage {name} needs the {need} stage's output, which {ctx.layout.root} does not have; "
                 f"run `helixmoe train --stage {need}` first (or --stage all)"
+            )
+
+
+def _check_families(config: SystemConfig) -> None:
+    """Every expert's ``families`` are registered task families (else the corpus stage fails part-way)."""
+    from helixmoe.tasks import FAMILIES
+
+    for expert, spec in config.experts.items():
+        unknown = [f for f in spec.families if f not in FAMILIES]
+        if unknown:
+            raise ConfigError(
+                f"experts.{expert}.families: unknown task famil{'y' if len(unknown) == 1 else 'ies'} "
+                f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(FAMILIES))}"
             )
 
 
