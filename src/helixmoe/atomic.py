@@ -19,7 +19,14 @@ from typing import Any
 
 from helixmoe.errors import DataError
 
-__all__ = ["atomic_path", "atomic_target", "read_json", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "atomic_path",
+    "atomic_target",
+    "current_umask",
+    "read_json",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 def atomic_target(path: str | os.PathLike[str]) -> Path:
@@ -48,12 +55,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:  # from the moment the file exists: a signal at any later step still removes it
         os.close(fd)
         yield Path(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, final)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it: there is no other portable way)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

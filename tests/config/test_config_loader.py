@@ -212,6 +212,9 @@ def test_save_config_round_trips_atomically(yaml_file: Path, tmp_path: Path) -> 
     save_config(config, target)
     assert load_config(target) == config
     assert sorted(p.name for p in target.parent.iterdir()) == ["system.yaml"]  # no temp file left behind
+    from helixmoe.atomic import current_umask
+
+    assert target.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # not mkstemp's owner-only 0600
     assert isinstance(load_config(target), SystemConfig)
 
 

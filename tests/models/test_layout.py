@@ -127,3 +127,6 @@ def test_atomic_dir_replaces_or_leaves_untouched(tmp_path: Path) -> None:
         (tmp / "b.txt").write_text("two")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no temp or old copies left
+    from helixmoe.atomic import current_umask
+
+    assert target.stat().st_mode & 0o777 == 0o777 & ~current_umask()  # not mkdtemp's owner-only 0700

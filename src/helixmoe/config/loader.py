@@ -18,7 +18,6 @@ import copy
 import difflib
 import os
 import re
-import tempfile
 import tomllib
 import types
 import typing
@@ -171,20 +170,10 @@ def load_config(
 
 def save_config(model: BaseModel, path: str | os.PathLike[str]) -> Path:
     """Write the resolved config as YAML atomically (temp file in the same directory, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    from helixmoe.atomic import write_text_atomic
+
     text = yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(path, text)  # with the usual mode of a new file, as every other artifact
 
 
 def _dotted(loc: Sequence[int | str]) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helixmoe.atomic import read_json
+from helixmoe.atomic import current_umask, read_json
 from helixmoe.config import SystemConfig, load_config, save_config
 from helixmoe.errors import SystemLoadError
 
@@ -123,6 +123,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp's is the owner's alone; a system directory is shared
         if final.exists():
             old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(final, old)
