@@ -120,9 +120,9 @@ def test_chat_reads_piped_stdin_line_by_line(tiny_system: Path) -> None:
     # bad lines go to stderr, and a script with bad lines fails
     assert result.returncode == 1
     errors = result.stderr.splitlines()
-    assert errors[0].startswith("unknown expert 'wizard'")
-    assert errors[1].startswith("unknown command :bogus")
-    assert errors[2] == "error: 2 input line(s) failed (see above)"
+    assert errors[0].startswith("line 4: unknown expert 'wizard'")  # each says which input line it is
+    assert errors[1].startswith("line 7: unknown command :bogus")
+    assert errors[2] == "error: 2 input line(s) failed: 4, 7 (see above)"
     assert len(errors) == 3 and "Traceback" not in result.stderr
     clean = run("chat", "--system", str(tiny_system), "--max-new-tokens", "8", stdin=":expert ascii\nexit\n")
     assert clean.returncode == 0 and clean.stdout == "expert pinned: ascii\n" and clean.stderr == ""

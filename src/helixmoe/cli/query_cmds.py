@@ -194,6 +194,7 @@ def chat(
     else:
         moe = load()
         session = _Session(lambda: moe, moe.experts, verify)
+    number = 0
     while True:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
@@ -204,12 +205,15 @@ def chat(
             break
         if not interactive and line == "":
             break
+        number += 1
+        session.line = None if interactive else number
         if not session.handle(line.strip()):
             break
     if interactive:
         typer.echo("bye")
     elif session.failed:  # a script with bad lines fails, as a shell script would
-        typer.echo(f"error: {session.failed} input line(s) failed (see above)", err=True)
+        lines = ", ".join(map(str, session.failed))
+        typer.echo(f"error: {len(session.failed)} input line(s) failed: {lines} (see above)", err=True)
         raise typer.Exit(1)
 
 
@@ -250,11 +254,12 @@ class _Session:
         self.verify = verify
         self.expert: str | None = None
         self.last: Any = None
-        self.failed = 0  # lines that gave an error (printed on stderr)
+        self.line: int | None = None  # the input line being handled, when the input is piped
+        self.failed: list[int | None] = []  # the lines that gave an error (printed on stderr)
 
     def _fail(self, message: str) -> None:
-        typer.echo(message, err=True)
-        self.failed += 1
+        typer.echo(message if self.line is None else f"line {self.line}: {message}", err=True)
+        self.failed.append(self.line)
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False ends the session."""
