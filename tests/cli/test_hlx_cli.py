@@ -56,6 +56,7 @@ def test_convert_lc_b_binary_roundtrip_through_pipes() -> None:
         (("convert", "--from", "runes", "--to", "lc-r", "[1]"), "--from 'runes': unknown notation"),
         (("validate", "--notation", "nosuch", "[1]"), "--notation 'nosuch': unknown notation"),
         (("convert", "[1]"), "--to"),
+        (("convert", "--from", "lc-b", "--to", "hlxl", "60"), "--from lc-b reads raw bytes from stdin"),
         (("validate", "--notation", "lc-r", "🜃1, 2"), "lc-r"),
     ],
 )

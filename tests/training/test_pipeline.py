@@ -403,6 +403,11 @@ def test_mistaken_stages_or_experts_are_refused_before_anything_is_written(tmp_p
     with pytest.raises(ConfigError, match="unknown stage"):
         train_system(load_config(tiny_config), fresh, stages=["nosuch"])
     assert not fresh.exists()
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    with pytest.raises(ConfigError, match="afile: not a directory"):
+        train_system(load_config(tiny_config), afile)
+    assert afile.read_text() == "mine"
     with pytest.raises(ConfigError, match=r"experts\.ascii\.families: unknown task family 'nosuch'; known: "):
         train_system(load_config(tiny_config, ["experts.ascii.families=[convert,nosuch]"]), fresh)
     assert not fresh.exists()

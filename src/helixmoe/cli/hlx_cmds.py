@@ -27,11 +27,17 @@ def _notation(option: str, name: Optional[str]) -> Optional[str]:
 
 def _read_input(text: Optional[str], notation: Optional[str]) -> str | bytes:
     """The value text from the argument, or from stdin when it is ``-`` or missing."""
+    binary = notation is not None and hlx.api.normalise(notation) == "lc-b"
     if text is not None and text != "-":
+        if binary:
+            raise DataError(
+                "--from lc-b reads raw bytes from stdin ('-'); for a value on the command line use "
+                "--from lc-b-hex (hex digits) or --from lc-b-text"
+            )
         return text
     if sys.stdin is None or sys.stdin.isatty():
         raise DataError("no input: pass the value as an argument, or '-' and pipe it on stdin")
-    if notation is not None and hlx.api.normalise(notation) == "lc-b":
+    if binary:
         return sys.stdin.buffer.read()
     return sys.stdin.read()
 

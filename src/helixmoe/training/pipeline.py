@@ -115,6 +115,8 @@ def train_system(
             f"unknown expert(s) {', '.join(unknown)}; the config has {', '.join(config.experts)}"
         )
     root = Path(output_dir)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root}: not a directory; the output is the system directory training writes")
     budget = config.training.time_budget
     ctx = StageContext(
         config=config,
