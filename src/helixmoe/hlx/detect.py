@@ -232,7 +232,7 @@ _IMMUTABLE = (int, float, str, bool, bytes, type(None), Handle)
 
 def _value_at(text: str, pos: int, scalars: bool) -> FoundValue | int | None:
     """The longest value starting at ``pos`` in any plausible notation; else the offset of a depth
-    error (where scanning may resume), or ``None``."""
+    error (a value nested too deep starts at ``pos``: :func:`_scan` stops there), or ``None``."""
     word = _WORD_VALUE_RE.match(text, pos)
     if word is not None:
         # Spaced hex and numbers are many short words, each parsed in up to three ways; they repeat
