@@ -100,12 +100,14 @@ def test_hand_edited_router_files_fail_at_load_naming_the_file(tmp_path: Path) -
     from helixmoe.routing import load_router
     from helixmoe.system import default_system_path
 
+    drop = object()  # a field removed from the file
     edits = [
         ("router.json", {"threshold": "abc"}, "bad cascade setting"),
         ("router.json", {"abstain": None}, "bad cascade setting"),
         ("router.json", {"threshold": 7}, "threshold must be within"),
         ("router.json", {"default": 3}, "default must be an expert name"),
-        ("router.json", {"kind": "keyword"}, "bad keyword router"),
+        ("router.json", {"kind": "keyword"}, "bad keyword router: missing field 'rules'"),
+        ("router.json", {"threshold": drop}, "bad cascade setting: missing field 'threshold'"),
         ("first/router.json", {"classes": ["ascii"]}, "classes must be a list of at least two"),
         ("first/router.json", {"classes": ["a", "b"]}, "do not fit 2 classes"),
         ("first/router.json", {"blocks": []}, "no feature blocks"),
@@ -116,7 +118,7 @@ def test_hand_edited_router_files_fail_at_load_naming_the_file(tmp_path: Path) -
         shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(default_system_path() / "router", root)
         meta = json.loads((root / file).read_text())
-        (root / file).write_text(json.dumps({**meta, **change}))
+        (root / file).write_text(json.dumps({k: v for k, v in {**meta, **change}.items() if v is not drop}))
         with pytest.raises(SystemLoadError, match=message):
             load_router(root)
     assert load_router(default_system_path() / "router").kind == "cascade"

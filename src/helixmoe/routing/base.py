@@ -22,6 +22,7 @@ __all__ = [
     "build_router",
     "load_router",
     "register_router",
+    "setting_problem",
     "write_json_atomic",
 ]
 
@@ -82,6 +83,13 @@ def build_router(kind: str, **kwargs: Any) -> Any:
             f"unknown router kind {kind!r}; expected one of {', '.join(sorted(ROUTERS))}"
         ) from None
     return cls(**kwargs)
+
+
+def setting_problem(err: Exception) -> str:
+    """What a bad ``router.json`` setting error says: a ``KeyError`` is a missing field, not a bare key."""
+    if isinstance(err, KeyError) and err.args:
+        return f"missing field {err.args[0]!r}"
+    return str(err)
 
 
 def load_router(directory: str | Path, **parts: Any) -> Any:

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from helixmoe.errors import SystemLoadError
-from helixmoe.routing.base import RouteDecision, load_router, register_router, write_json_atomic
+from helixmoe.routing.base import (
+    RouteDecision,
+    load_router,
+    register_router,
+    setting_problem,
+    write_json_atomic,
+)
 
 __all__ = ["CascadeRouter", "calibrate_threshold"]
 
@@ -85,7 +91,9 @@ class CascadeRouter:
             bounds = {name: float(meta[name]) for name in ("threshold", "abstain")}
             default = meta["default"]
         except (KeyError, ValueError, TypeError) as err:
-            raise SystemLoadError(f"{directory / 'router.json'}: bad cascade setting: {err}") from None
+            raise SystemLoadError(
+                f"{directory / 'router.json'}: bad cascade setting: {setting_problem(err)}"
+            ) from None
         for name, value in bounds.items():
             if not 0.0 <= value <= 1.0 + 1e-6:  # 1 + 1e-9 is "always escalate" (calibrate_threshold)
                 raise SystemLoadError(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from helixmoe.errors import SystemLoadError
-from helixmoe.routing.base import RouteDecision, register_router, write_json_atomic
+from helixmoe.routing.base import RouteDecision, register_router, setting_problem, write_json_atomic
 
 __all__ = ["PUBLISHED_RULES", "KeywordRouter"]
 
@@ -82,4 +82,6 @@ class KeywordRouter:
                 rules.append((str(expert), [str(w) for w in words]))
             return cls(rules=rules, default=str(meta["default"]), experts=[str(e) for e in meta["experts"]])
         except (KeyError, ValueError, TypeError) as err:
-            raise SystemLoadError(f"{directory / 'router.json'}: bad keyword router: {err!r}") from None
+            raise SystemLoadError(
+                f"{directory / 'router.json'}: bad keyword router: {setting_problem(err)}"
+            ) from None
