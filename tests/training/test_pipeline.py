@@ -494,10 +494,16 @@ def test_copy_warmup_runs_before_the_base_and_resume_reuses_it(tmp_path, tiny_co
     # a run killed after its stages finished but before it wrote its summary: the resumed run skips them all
     # and its summary still has their figures, from .train/state.json
     (out / "reports" / "training_summary.json").unlink()
+    state = json.loads(state_file.read_text())
+    assert "_runs" not in state  # each run that wrote its summary took its own time out of the record
+    state["_runs"] = {"killedrun": 100.0}  # the killed run's time up to its last finished stage
+    state_file.write_text(json.dumps(state))
     train_system(config, out, stages=["corpus", "tokenizer", "base"], resume=True, final_eval_limit=0)
     saved = json.loads((out / "reports" / "training_summary.json").read_text())
     assert saved["stages"]["base"]["steps"] == 2 and saved["stages"]["base"]["copy_warmup"]["steps"] == 2
     assert saved["stages"]["corpus"]["train"] > 0 and saved["stages"]["base"]["skipped"] == "done"
+    assert saved["unsummarised_runs_s"] == 100.0 and saved["wall_time_s"] >= 100.0  # its time is counted
+    assert "_runs" not in json.loads(state_file.read_text())  # once
 
     # a damaged record is an error for --resume, not a silent start from scratch
     state_file.write_text("{broken")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from helixmoe.models.layout import SystemLayout
 from helixmoe.training.checkpoints import write_json_atomic
 
 __all__ = ["StageContext", "process_state"]
+
+#: The ``state.json`` key of each invocation's wall time up to its last finished stage (by run id).
+_RUNS = "_runs"
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class StageContext:
         experts: restrict the experts stage to these names (``None`` = all in the config).
         results: per-stage summaries, written to ``reports/training_summary.json``.
         interrupted: a SIGINT/SIGTERM stopped a phase; the remaining stages are skipped.
+        started: ``time.monotonic()`` when the invocation began (its wall time is recorded from it).
     """
 
     config: SystemConfig
@@ -67,6 +72,8 @@ class StageContext:
     experts: list[str] | None = None
     results: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    started: float = field(default_factory=time.monotonic)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
     def work_dir(self) -> Path:
@@ -153,7 +160,20 @@ class StageContext:
     def mark_done(self, key: str, summary: dict[str, Any] | None = None) -> None:
         state = self._state()
         state[key] = summary or True
+        # this invocation's wall time so far: a run killed before it writes its summary leaves it here, and
+        # the run that resumes it counts it (take_unsummarised_s)
+        state.setdefault(_RUNS, {})[self.run_id] = round(time.monotonic() - self.started, 1)
         write_json_atomic(self._state_file(), state)
+
+    def take_unsummarised_s(self) -> float:
+        """The wall time earlier invocations recorded up to their last finished stage without writing a
+        summary (killed), then forgotten, as this invocation's summary now counts it."""
+        state = self._state()
+        runs = state.pop(_RUNS, None)
+        if not isinstance(runs, dict):
+            return 0.0
+        write_json_atomic(self._state_file(), state)
+        return float(sum(v for k, v in runs.items() if k != self.run_id and isinstance(v, (int, float))))
 
     def forget(self, key: str) -> None:
         state = self._state()

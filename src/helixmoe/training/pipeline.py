@@ -123,6 +123,7 @@ def train_system(
         layout=SystemLayout(root),
         resume=resume,
         deadline=None if budget is None else started + budget,
+        started=started,
         experts=list(experts) if experts else None,
     )
     check_inputs(ctx, stages)
@@ -146,6 +147,12 @@ def train_system(
         )
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     if state.is_main_process:
+        # earlier invocations killed before writing a summary recorded their time up to their last finished
+        # stage in .train/state.json: a resumed run counts it (a run that starts over does not)
+        killed = ctx.take_unsummarised_s()
+        if resume and killed:
+            summary["wall_time_s"] = round(summary["wall_time_s"] + killed, 1)
+            summary["unsummarised_runs_s"] = killed
         path = ctx.layout.reports_dir / "training_summary.json"
         write_json_atomic(path, merge_summary(path, summary, resume=resume))
         if ctx.metrics_path.is_file():
