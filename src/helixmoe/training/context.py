@@ -162,17 +162,24 @@ class StageContext:
         state[key] = summary or True
         # this invocation's wall time so far: a run killed before it writes its summary leaves it here, and
         # the run that resumes it counts it (take_unsummarised_s)
-        state.setdefault(_RUNS, {})[self.run_id] = round(time.monotonic() - self.started, 1)
+        runs = state.get(_RUNS)
+        state[_RUNS] = {**(runs if isinstance(runs, dict) else {}), self.run_id: self.elapsed_s()}
         write_json_atomic(self._state_file(), state)
+
+    def elapsed_s(self) -> float:
+        """Seconds since the invocation began (0.1 s resolution)."""
+        return round(time.monotonic() - self.started, 1)
 
     def take_unsummarised_s(self) -> float:
         """The wall time earlier invocations recorded up to their last finished stage without writing a
         summary (killed), then forgotten, as this invocation's summary now counts it."""
         state = self._state()
-        runs = state.pop(_RUNS, None)
+        if _RUNS not in state:
+            return 0.0
+        runs = state.pop(_RUNS)
+        write_json_atomic(self._state_file(), state)
         if not isinstance(runs, dict):
             return 0.0
-        write_json_atomic(self._state_file(), state)
         return float(sum(v for k, v in runs.items() if k != self.run_id and isinstance(v, (int, float))))
 
     def forget(self, key: str) -> None:

@@ -145,7 +145,7 @@ def train_system(
             experts=ctx.experts,
             out_path=ctx.layout.reports_dir / "exact_match.json",
         )
-    summary["wall_time_s"] = round(time.monotonic() - started, 1)
+    summary["wall_time_s"] = ctx.elapsed_s()
     if state.is_main_process:
         # earlier invocations killed before writing a summary recorded their time up to their last finished
         # stage in .train/state.json: a resumed run counts it (a run that starts over does not)
