@@ -40,6 +40,7 @@ __all__ = [
     "base_config",
     "base_from_config",
     "build_base",
+    "context_tokens",
     "count_parameters",
     "grow_layers",
     "is_quantized",
@@ -198,6 +199,11 @@ def grow_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
         "grew the base from %d to %d layers: %d parameters", old, num_layers, count_parameters(bigger)
     )
     return cast(PreTrainedModel, bigger.eval())
+
+
+def context_tokens(model: Any) -> int | None:
+    """The most tokens ``model`` reads (its config's ``max_position_embeddings``), if it says."""
+    return getattr(getattr(model, "config", None), "max_position_embeddings", None)
 
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:

@@ -150,7 +150,9 @@ class HelixMoE:
     @property
     def context_tokens(self) -> int | None:
         """The most prompt tokens the base reads (its ``max_position_embeddings``), if it says."""
-        return getattr(self.pool.base.config, "max_position_embeddings", None)
+        from helixmoe.models.base import context_tokens
+
+        return context_tokens(self.pool.base)
 
     def route_request(self, text: str, **kwargs: Any) -> dict[str, Any]:
         """The published HLX MoE API: a dict with ``specialist``, ``response``, ``confidence``,

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from helixmoe.models.base import context_tokens
 from helixmoe.models.template import PREFIX_CHARS_PER_TOKEN, encode_prompt
 
 __all__ = ["ExpertScorer"]
@@ -28,7 +29,7 @@ class ExpertScorer:
     def __call__(self, prompt: str, candidates: Sequence[str]) -> list[float]:
         tok = self.pool.tokenizer
         names = [[*tok.encode(c, add_special_tokens=False), tok.eos_token_id] for c in candidates]
-        context = getattr(self.pool.base.config, "max_position_embeddings", None)
+        context = context_tokens(self.pool.base)
         if context is not None:
             # a request longer than the base reads is scored on its head (the answer stage then refuses it
             # or leaves it unanswered); the text is cut first, so a huge one is never tokenised whole
